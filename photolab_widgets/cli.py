@@ -1,0 +1,138 @@
+"""The ``photolab-widgets`` command: demo, serve, worker, init-db, seed-demo, bench."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from types import FrameType
+
+from .config import Settings
+from .studio import Studio
+
+log = logging.getLogger("photolab_widgets")
+
+
+def _studio() -> Studio:
+    return Studio(Settings.from_env())
+
+
+def cmd_init_db(args: argparse.Namespace) -> int:
+    studio = _studio()
+    created = studio.init_db()
+    where = studio.settings.redacted_database_url()
+    print(f"created: {', '.join(created)}" if created else "all tables exist")
+    print(f"database: {where}")
+    return 0
+
+
+def cmd_seed_demo(args: argparse.Namespace) -> int:
+    from .demo import seed_demo
+
+    report = seed_demo(_studio())
+    if report.skipped:
+        print("the database already has scenes; nothing seeded")
+    else:
+        print(
+            f"seeded {report.scenes} scenes, {report.users} people, "
+            f"{report.tasks} tasks, {report.images} images"
+        )
+    return 0
+
+
+def _raise_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Seed if needed, start a worker and Voila, stop both on Ctrl-C/SIGTERM."""
+    from . import processes
+    from .demo import seed_demo
+
+    settings = Settings.from_env()
+    studio = Studio(settings)
+    report = seed_demo(studio)
+    if not report.skipped:
+        print(f"seeded the demo: {report.scenes} scenes, {report.tasks} tasks")
+    studio.close()
+
+    port = args.port or processes.free_port()
+    env = dict(os.environ, PHOTOLAB_HOME=str(settings.home))
+    logs = settings.home / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    signal.signal(signal.SIGTERM, _raise_on_sigterm)
+    children = []
+    worker_argv = _worker_argv(args.delay)
+    if worker_argv is not None:
+        children.append(
+            processes.start(worker_argv, env=env, log_path=logs / "worker.log")
+        )
+    voila = processes.start(
+        processes.voila_argv(port=port), env=env, log_path=logs / "voila.log"
+    )
+    children.append(voila)
+    with processes.running(*children):
+        url = f"http://127.0.0.1:{port}/"
+        processes.wait_for_http(url, timeout=120)
+        print(f"photolab demo: open {url}  (logs in {logs}; Ctrl-C stops)")
+        sys.stdout.flush()
+        try:
+            while all(p.poll() is None for p in children):
+                time.sleep(1.0)
+        except KeyboardInterrupt:
+            print("stopping the demo")
+        else:
+            print("a demo process stopped; see the logs", file=sys.stderr)
+            return 1
+    return 0
+
+
+def _worker_argv(delay: float) -> list[str] | None:
+    """The demo worker's command line, once the dispatch layer provides one."""
+    try:
+        from .dispatch.worker import worker_argv
+    except ImportError:
+        return None
+    return worker_argv(delay=delay)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="photolab-widgets",
+        description="Jupyter widgets for the photo studio.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("init-db", help="create missing tables (never alters scenes)")
+    p.set_defaults(func=cmd_init_db)
+
+    p = sub.add_parser("seed-demo", help="fill an empty database with demo data")
+    p.set_defaults(func=cmd_seed_demo)
+
+    p = sub.add_parser("demo", help="run the whole app on the embedded default")
+    p.add_argument("--port", type=int, default=8866)
+    p.add_argument("--delay", type=float, default=0.5, help="seconds per render")
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,196 @@
+"""Read queries the views make. Plain SQLAlchemy 2; no widget imports here.
+
+Each function takes an open :class:`~sqlalchemy.orm.Session` and returns
+snapshots (frozen dataclasses or detached rows), so that the views keep no
+session open and no lazy load can fire from a widget callback.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+from .models import Scene, Task, User
+
+
+@dataclass(frozen=True)
+class Person:
+    id: int
+    name: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} (#{self.id})"
+
+
+@dataclass(frozen=True)
+class TaskRow:
+    """A task with its person's name, as the views show it.
+
+    ``person_name`` is ``None`` when the person row is gone.
+    """
+
+    id: int
+    status: str
+    person_id: int
+    person_name: str | None
+    scene_id: int
+    collection_name: str | None
+    result_img_key: str | None
+    error: str | None
+    batch_id: int | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class TaskFilter:
+    """Gallery filters; ``None`` means any."""
+
+    collection_name: str | None = None
+    person_id: int | None = None
+    status: str | None = None
+
+
+@dataclass(frozen=True)
+class TaskPage:
+    rows: tuple[TaskRow, ...]
+    total: int
+    offset: int
+    limit: int
+
+
+@dataclass(frozen=True)
+class SceneWithTasks:
+    """A detached scene row and its tasks, newest first."""
+
+    scene: Scene
+    tasks: tuple[TaskRow, ...]
+
+
+_TASK_COLUMNS = (
+    Task.id,
+    Task.status,
+    Task.person_id,
+    User.name,
+    Task.scene_id,
+    Task.collection_name,
+    Task.result_img_key,
+    Task.error,
+    Task.batch_id,
+    Task.created_at,
+    Task.updated_at,
+)
+
+
+def _task_select() -> Select:
+    return select(*_TASK_COLUMNS).outerjoin(User, User.id == Task.person_id)
+
+
+def _task_rows(result: Sequence) -> tuple[TaskRow, ...]:
+    return tuple(TaskRow(*row) for row in result)
+
+
+def _apply_filter(stmt: Select, flt: TaskFilter) -> Select:
+    if flt.collection_name is not None:
+        stmt = stmt.where(Task.collection_name == flt.collection_name)
+    if flt.person_id is not None:
+        stmt = stmt.where(Task.person_id == flt.person_id)
+    if flt.status is not None:
+        stmt = stmt.where(Task.status == flt.status)
+    return stmt
+
+
+def collection_names(session: Session) -> list[str]:
+    """Distinct, non-null, non-empty collection names of ``scenes``, sorted."""
+    stmt = (
+        select(Scene.collection_name)
+        .where(Scene.collection_name.is_not(None), Scene.collection_name != "")
+        .distinct()
+    )
+    return sorted(session.scalars(stmt))
+
+
+def persons(session: Session) -> list[Person]:
+    """Every row of ``users`` by id."""
+    rows = session.execute(select(User.id, User.name).order_by(User.id))
+    return [Person(id, name) for id, name in rows]
+
+
+def count_scenes(session: Session, collection_name: str | None = None) -> int:
+    stmt = select(func.count()).select_from(Scene)
+    if collection_name is not None:
+        stmt = stmt.where(Scene.collection_name == collection_name)
+    return session.scalar(stmt) or 0
+
+
+def tasks_page(
+    session: Session,
+    flt: TaskFilter | None = None,
+    *,
+    offset: int = 0,
+    limit: int = 20,
+) -> TaskPage:
+    """One page of tasks, newest first, and the filtered total: two queries."""
+    flt = flt or TaskFilter()
+    stmt = _apply_filter(_task_select(), flt).order_by(Task.id.desc())
+    rows = _task_rows(session.execute(stmt.offset(offset).limit(limit)).all())
+    count = _apply_filter(select(func.count()).select_from(Task), flt)
+    total = session.scalar(count) or 0
+    return TaskPage(rows=rows, total=total, offset=offset, limit=limit)
+
+
+def tasks_by_id(session: Session, ids: Sequence[int]) -> dict[int, TaskRow]:
+    """The current state of the given tasks, in one query."""
+    if not ids:
+        return {}
+    stmt = _task_select().where(Task.id.in_(list(ids)))
+    return {row.id: row for row in _task_rows(session.execute(stmt).all())}
+
+
+def tasks_for_scenes(
+    session: Session, scene_ids: Sequence[int]
+) -> dict[int, tuple[TaskRow, ...]]:
+    """The tasks of several scenes in one query, newest first per scene."""
+    out: dict[int, list[TaskRow]] = defaultdict(list)
+    if scene_ids:
+        stmt = (
+            _task_select()
+            .where(Task.scene_id.in_(list(scene_ids)))
+            .order_by(Task.id.desc())
+        )
+        for row in _task_rows(session.execute(stmt).all()):
+            out[row.scene_id].append(row)
+    return {sid: tuple(out.get(sid, ())) for sid in scene_ids}
+
+
+def scene_with_tasks(session: Session, scene_id: int) -> SceneWithTasks | None:
+    scene = session.get(Scene, scene_id)
+    if scene is None:
+        return None
+    session.expunge(scene)
+    return SceneWithTasks(scene, tasks_for_scenes(session, [scene_id])[scene_id])
+
+
+def scenes_with_tasks(
+    session: Session,
+    collection_name: str | None = None,
+    *,
+    offset: int = 0,
+    limit: int = 20,
+) -> tuple[list[SceneWithTasks], int]:
+    """A page of scenes (by id) with all their tasks: three queries in all."""
+    stmt = select(Scene).order_by(Scene.scene_id)
+    if collection_name is not None:
+        stmt = stmt.where(Scene.collection_name == collection_name)
+    scenes = list(session.scalars(stmt.offset(offset).limit(limit)))
+    for scene in scenes:
+        session.expunge(scene)
+    tasks = tasks_for_scenes(session, [s.scene_id for s in scenes])
+    total = count_scenes(session, collection_name)
+    return [SceneWithTasks(s, tasks[s.scene_id]) for s in scenes], total

@@ -1,0 +1,136 @@
+"""The Studio: one object that owns the engine, the sessions and the Celery app.
+
+Nothing connects at import or construction time; the engine connects on the
+first query and the Celery app is built on first use, so notebooks, Voila
+kernels and tests can import everything offline.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from . import queries
+from .config import Settings
+from .db import init_db, make_engine
+from .images import image_url
+from .queries import Person, SceneWithTasks, TaskFilter, TaskPage, TaskRow
+
+if TYPE_CHECKING:
+    from celery import Celery
+
+log = logging.getLogger(__name__)
+
+
+class Studio:
+    """Entry point for views and ad-hoc work. Make one with :func:`connect`."""
+
+    def __init__(self, settings: Settings, engine: Engine | None = None) -> None:
+        self.settings = settings
+        self.engine = engine or make_engine(settings.database_url)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    def __repr__(self) -> str:
+        return f"<Studio {self.settings.redacted_database_url()}>"
+
+    # -- sessions ---------------------------------------------------------
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session that commits on success and rolls back on any error."""
+        with self._sessions() as session:
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+
+    def init_db(self) -> list[str]:
+        """Create missing tables (never touching ``scenes``); see :func:`init_db`."""
+        return init_db(self.engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+        if "celery" in self.__dict__:
+            self.celery.close()
+
+    # -- Celery -----------------------------------------------------------
+
+    @cached_property
+    def celery(self) -> Celery:
+        """This studio's Celery app, built on first use."""
+        from .dispatch.app import make_celery
+
+        return make_celery(self.settings)
+
+    # -- images -----------------------------------------------------------
+
+    def image_url(self, key: str | None) -> str | None:
+        return image_url(key, self.settings.image_base_url)
+
+    # -- reads ------------------------------------------------------------
+
+    def collections(self) -> list[str]:
+        """Distinct non-null collection names of ``scenes``, sorted."""
+        with self.session() as s:
+            return queries.collection_names(s)
+
+    def persons(self) -> list[Person]:
+        with self.session() as s:
+            return queries.persons(s)
+
+    def count_scenes(self, collection_name: str | None = None) -> int:
+        with self.session() as s:
+            return queries.count_scenes(s, collection_name)
+
+    def tasks(
+        self,
+        *,
+        collection_name: str | None = None,
+        person_id: int | None = None,
+        status: str | None = None,
+        offset: int = 0,
+        limit: int = 20,
+    ) -> TaskPage:
+        flt = TaskFilter(collection_name, person_id, status)
+        with self.session() as s:
+            return queries.tasks_page(s, flt, offset=offset, limit=limit)
+
+    def tasks_by_id(self, ids: Sequence[int]) -> dict[int, TaskRow]:
+        with self.session() as s:
+            return queries.tasks_by_id(s, ids)
+
+    def scene(self, scene_id: int) -> SceneWithTasks | None:
+        with self.session() as s:
+            return queries.scene_with_tasks(s, scene_id)
+
+    def scenes(
+        self,
+        collection_name: str | None = None,
+        *,
+        offset: int = 0,
+        limit: int = 20,
+    ) -> tuple[list[SceneWithTasks], int]:
+        with self.session() as s:
+            return queries.scenes_with_tasks(
+                s, collection_name, offset=offset, limit=limit
+            )
+
+
+def connect(**overrides: Any) -> Studio:
+    """A :class:`Studio` from the ``PHOTOLAB_*`` environment and overrides.
+
+    Keywords: ``database_url``, ``broker_url``, ``result_backend``,
+    ``image_base_url``, ``home``. Tables are created when missing (``scenes``
+    is never altered), so a fresh embedded database is ready to use.
+    """
+    studio = Studio(Settings.from_env(**overrides))
+    studio.init_db()
+    return studio

@@ -1,0 +1,34 @@
+"""The app page: a title and one tab per view, as served by Voila."""
+
+from __future__ import annotations
+
+import html
+
+import ipywidgets as w
+
+from ..studio import Studio
+
+TITLE = "Photolab studio"
+
+
+def _not_yet(name: str) -> w.Widget:
+    # The view's module does not exist yet; the tab says so instead of failing.
+    return w.HTML(f"<p><em>{html.escape(name)} is not built yet.</em></p>")
+
+
+def build_app(studio: Studio) -> w.VBox:
+    """Compose the Tasks, Generate and Scenes views under one title."""
+    header = w.HTML(
+        f"<h2 class='photolab-title'>{html.escape(TITLE)}</h2>",
+        layout=w.Layout(margin="0 0 8px 0"),
+    )
+    views = {
+        "Tasks": _not_yet("The task gallery"),
+        "Generate": _not_yet("The generate panel"),
+        "Scenes": _not_yet("The scene board"),
+    }
+    tabs = w.Tab(children=list(views.values()))
+    tabs.titles = tuple(views)
+    app = w.VBox([header, tabs], layout=w.Layout(width="100%"))
+    app.add_class("photolab-app")
+    return app

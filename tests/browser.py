@@ -1,0 +1,107 @@
+"""A real Voila server on the demo data, and headless Chromium driving it.
+
+Chromium is Debian's ``/usr/bin/chromium`` (``scripts/test`` installs it);
+Playwright only drives it, it downloads no browser of its own.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from photolab_widgets import processes
+from tests import services
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@dataclass
+class VoilaServer:
+    url: str
+    home: Path
+    env: dict[str, str]
+    log: Path
+
+
+def chromium_path() -> str:
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if path is None:
+        services.missing("Chromium", "install Debian's chromium (scripts/test does)")
+    assert path is not None
+    return path
+
+
+def start_voila(
+    home: Path,
+    notebook: Path = processes.APP_NOTEBOOK,
+    extra_env: dict[str, str] | None = None,
+) -> tuple[VoilaServer, object]:
+    port = processes.free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PHOTOLAB_")}
+    env["PHOTOLAB_HOME"] = str(home)
+    env.update(extra_env or {})
+    home.mkdir(parents=True, exist_ok=True)
+    log = home / "voila.log"
+    proc = processes.start(
+        processes.voila_argv(notebook, port=port), env=env, log_path=log
+    )
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        processes.wait_for_http(url, timeout=90)
+    except TimeoutError:
+        processes.stop(proc)
+        raise
+    return VoilaServer(url, home, env, log), proc
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    executable = chromium_path()
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(
+            executable_path=executable, headless=True, args=CHROMIUM_ARGS
+        )
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser) -> Iterator[object]:  # noqa: ANN001
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    pg = context.new_page()
+    yield pg
+    context.close()
+
+
+def wait_for_widgets(page, timeout_ms: int = 90_000) -> None:  # noqa: ANN001
+    """Wait until Voila has rendered the app and no widget failed to render."""
+    page.wait_for_selector(".photolab-app", timeout=timeout_ms)
+    errors = page.locator(
+        ".jupyter-widgets-error, "
+        ".jp-RenderedText[data-mime-type='application/vnd.jupyter.stderr']"
+    )
+    assert errors.count() == 0, errors.all_inner_texts()
+    assert "Error displaying widget" not in page.content()
+
+
+def screenshot(page, name: str) -> Path:  # noqa: ANN001
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / name
+    page.screenshot(path=str(path), full_page=True)
+    return path

@@ -1,0 +1,44 @@
+"""The Voila app on the demo data renders in headless Chromium."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from photolab_widgets import processes
+from photolab_widgets.config import Settings
+from photolab_widgets.demo import seed_demo
+from photolab_widgets.studio import Studio
+from tests.browser import screenshot, start_voila, wait_for_widgets
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+
+@pytest.fixture(scope="module")
+def demo_server(tmp_path_factory):
+    home = tmp_path_factory.mktemp("demo-home")
+    studio = Studio(Settings.from_env({"PHOTOLAB_HOME": str(home)}))
+    seed_demo(studio)
+    studio.close()
+    server, proc = start_voila(home)
+    yield server
+    processes.stop(proc)
+
+
+def test_app_renders_with_images(demo_server, page):
+    page.goto(demo_server.url)
+    wait_for_widgets(page)
+    page.wait_for_timeout(1500)
+    images = page.locator(".photolab-app img")
+    widths = images.evaluate_all(
+        "els => els.map(e => e.complete ? e.naturalWidth : -1)"
+    )
+    if widths:  # the views that show images have to load them
+        assert all(w > 0 for w in widths), widths
+    shot = screenshot(page, "app.png")
+    DOCS.mkdir(exist_ok=True)
+    shutil.copy(shot, DOCS / "screenshot-app.png")

@@ -1,0 +1,124 @@
+"""Models and read functions, on SQLite and on a real MariaDB."""
+
+from __future__ import annotations
+
+from sqlalchemy import select, text
+
+from photolab_widgets.models import Scene, Task
+from tests.factories import add_scene, add_task, add_user
+
+EMOJI_PROMPT = "海边写真 🌅 with <b>markup</b> & 'quotes' 👩‍👩‍👧"
+
+
+def test_scene_round_trips_utf8mb4_and_json(studio):
+    params = {
+        "风格": "胶片 🎞️",
+        "steps": 30,
+        "cfg": 7.5,
+        "seed": 2**60 + 1,
+        "nested": {"empty": {}, "list": []},
+    }
+    sid = add_scene(
+        studio,
+        prompt=EMOJI_PROMPT,
+        collection_name="夏日 🐾",
+        params=params,
+        hint_img_list=["pose/1.png", "depth/1.png"],
+        rate=7.5,
+    )
+    with studio.session() as s:
+        scene = s.get(Scene, sid)
+        assert scene.prompt == EMOJI_PROMPT
+        assert scene.collection_name == "夏日 🐾"
+        assert scene.params == params
+        assert scene.rate == 7.5
+        assert scene.pose_img_key == "pose/1.png"
+        raw = s.execute(
+            text("SELECT params FROM scenes WHERE scene_id = :i"), {"i": sid}
+        ).scalar_one()
+    assert "胶片" in raw  # stored as characters, not \u escapes
+
+
+def test_none_is_sql_null_not_json_null(studio):
+    sid = add_scene(studio, params=None, hint_img_list=None)
+    with studio.session() as s:
+        is_null = s.execute(
+            text("SELECT params IS NULL FROM scenes WHERE scene_id = :i"), {"i": sid}
+        ).scalar_one()
+    assert is_null == 1
+
+
+def test_pose_image_is_optional(studio):
+    a = add_scene(studio, hint_img_list=None)
+    b = add_scene(studio, hint_img_list=[])
+    with studio.session() as s:
+        assert s.get(Scene, a).pose_img_key is None
+        assert s.get(Scene, b).pose_img_key is None
+
+
+def test_collections_are_distinct_sorted_and_non_null(studio):
+    for name in ["b", "a", "b", None, "", "猫 🐱"]:
+        add_scene(studio, collection_name=name)
+    assert studio.collections() == ["a", "b", "猫 🐱"]
+
+
+def test_persons_and_tasks_page_with_filters(studio):
+    ada = add_user(studio, "Ada 🧪")
+    bob = add_user(studio, "Bob")
+    s1 = add_scene(studio, collection_name="c1")
+    s2 = add_scene(studio, collection_name="c2")
+    ids = [add_task(studio, s1, ada) for _ in range(3)]
+    ids += [add_task(studio, s2, bob, status="done") for _ in range(2)]
+    assert [(p.id, p.name) for p in studio.persons()] == [(ada, "Ada 🧪"), (bob, "Bob")]
+
+    page = studio.tasks(limit=2)
+    assert page.total == 5
+    assert [r.id for r in page.rows] == sorted(ids, reverse=True)[:2]
+    page2 = studio.tasks(limit=2, offset=2)
+    assert [r.id for r in page2.rows] == sorted(ids, reverse=True)[2:4]
+
+    by_c1 = studio.tasks(collection_name="c1")
+    assert by_c1.total == 3 and {r.person_name for r in by_c1.rows} == {"Ada 🧪"}
+    assert studio.tasks(person_id=bob).total == 2
+    assert studio.tasks(status="done").total == 2
+    assert studio.tasks(status="done", person_id=ada).total == 0
+
+
+def test_task_of_a_deleted_person_keeps_its_id(studio):
+    ghost = add_user(studio, "Ghost")
+    sid = add_scene(studio, collection_name="c")
+    tid = add_task(studio, sid, ghost)
+    with studio.session() as s:
+        s.execute(text("DELETE FROM users WHERE id = :i"), {"i": ghost})
+    row = studio.tasks_by_id([tid])[tid]
+    assert row.person_id == ghost and row.person_name is None
+
+
+def test_scene_with_tasks_and_scenes_page(studio, count_queries):
+    ada = add_user(studio)
+    scenes = [add_scene(studio, collection_name="c") for _ in range(5)]
+    add_scene(studio, collection_name="other")
+    for sid in scenes:
+        add_task(studio, sid, ada)
+        add_task(studio, sid, ada)
+    one = studio.scene(scenes[0])
+    assert one is not None and one.scene.scene_id == scenes[0]
+    assert [t.scene_id for t in one.tasks] == [scenes[0]] * 2
+    assert studio.scene(999_999) is None
+
+    with count_queries(studio) as q:
+        page, total = studio.scenes("c", limit=3)
+    assert total == 5
+    assert [p.scene.scene_id for p in page] == scenes[:3]
+    assert all(len(p.tasks) == 2 for p in page)
+    assert q.count <= 3  # scenes, their tasks, the count: never one per scene
+
+
+def test_task_defaults(studio):
+    ada = add_user(studio)
+    sid = add_scene(studio)
+    tid = add_task(studio, sid, ada)
+    with studio.session() as s:
+        task = s.scalars(select(Task).where(Task.id == tid)).one()
+        assert task.status == "pending"
+        assert task.created_at is not None and task.updated_at is not None
