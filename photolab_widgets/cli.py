@@ -100,6 +100,46 @@ def _worker_argv(delay: float) -> list[str] | None:
     return worker_argv(delay=delay)
 
 
+# Commands that live with their layer: each module has ``configure(parser)``
+# and ``run(args) -> int``. They are imported only when their command runs.
+_MODULE_COMMANDS = {
+    "worker": ("photolab_widgets.dispatch.worker", "run the demo Celery worker"),
+    "serve": (
+        "photolab_widgets.serve",
+        "serve the app against the configured services",
+    ),
+}
+_BENCHMARKS = {
+    "generate": "photolab_widgets.bench.generate",
+    "gallery": "photolab_widgets.bench.gallery",
+}
+
+
+def _module_command(module_name: str) -> argparse.Namespace:
+    import importlib
+
+    return importlib.import_module(module_name)  # type: ignore[return-value]
+
+
+def _add_module_command(
+    sub: argparse._SubParsersAction, name: str, module_name: str, help: str
+) -> None:
+    p = sub.add_parser(name, help=help)
+    p.set_defaults(module=module_name)
+    try:
+        module = _module_command(module_name)
+    except ImportError:
+        p.set_defaults(func=lambda args: _not_available(name))
+        return
+    module.configure(p)
+    p.set_defaults(func=module.run)
+
+
+def _not_available(name: str) -> int:
+    print(f"photolab-widgets {name}: not available in this version", file=sys.stderr)
+    return 2
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="photolab-widgets",
@@ -118,6 +158,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8866)
     p.add_argument("--delay", type=float, default=0.5, help="seconds per render")
     p.set_defaults(func=cmd_demo)
+
+    for name, (module_name, help) in _MODULE_COMMANDS.items():
+        _add_module_command(sub, name, module_name, help)
+
+    bench = sub.add_parser("bench", help="benchmarks that print figures and ratios")
+    bench_sub = bench.add_subparsers(dest="benchmark", required=True)
+    for name, module_name in _BENCHMARKS.items():
+        _add_module_command(bench_sub, name, module_name, f"benchmark: {name}")
     return parser
 
 
