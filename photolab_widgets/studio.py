@@ -11,16 +11,17 @@ import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from . import queries
+from . import queries, task_pages
 from .config import Settings
 from .db import init_db, make_engine
 from .images import image_url
 from .queries import Person, SceneWithTasks, TaskFilter, TaskPage, TaskRow
+from .task_pages import FilterOptions, TaskDetail, TaskSlice
 
 if TYPE_CHECKING:
     from celery import Celery
@@ -121,6 +122,39 @@ class Studio:
         with self.session() as s:
             return queries.scenes_with_tasks(
                 s, collection_name, offset=offset, limit=limit
+            )
+
+    # -- the task gallery's reads (photolab_widgets.task_pages) ----------
+
+    def task_slice(
+        self,
+        flt: TaskFilter | None = None,
+        *,
+        before_id: int | None = None,
+        limit: int = 20,
+    ) -> TaskSlice:
+        """A keyset page of tasks below ``before_id`` and the filtered total."""
+        with self.session() as s:
+            return task_pages.task_slice(s, flt, before_id=before_id, limit=limit)
+
+    def count_tasks(self, flt: TaskFilter | None = None) -> int:
+        with self.session() as s:
+            return task_pages.count_tasks(s, flt)
+
+    def task_filter_options(self) -> FilterOptions:
+        """Collection names and persons for the gallery's filters, one query."""
+        with self.session() as s:
+            return task_pages.filter_options(s)
+
+    def task_detail(self, task_id: int) -> TaskDetail | None:
+        with self.session() as s:
+            return task_pages.task_detail(s, task_id)
+
+    def export_tasks_csv(self, out: TextIO, flt: TaskFilter | None = None) -> int:
+        """Write the filtered tasks, image URLs included, as CSV; return the count."""
+        with self.session() as s:
+            return task_pages.write_tasks_csv(
+                s, out, flt, image_base_url=self.settings.image_base_url
             )
 
 
