@@ -1,4 +1,4 @@
-"""The gallery's reads: keyset pages, filter choices, detail and CSV, on both databases."""
+"""The gallery's reads: keyset pages, filter choices, detail and CSV."""
 
 from __future__ import annotations
 
@@ -94,7 +94,7 @@ def test_detail_of_a_task_whose_scene_and_person_are_gone(studio):
 
 
 def test_csv_has_every_filtered_task_with_image_urls(studio):
-    ada = add_user(studio, "李伟, \"Li\"")
+    ada = add_user(studio, '李伟, "Li"')
     sid = add_scene(studio, collection_name="夏日 c")
     other = add_scene(studio, collection_name="other")
     add_task(studio, sid, ada, status="done", result_img_key="r/a b 图.jpg")

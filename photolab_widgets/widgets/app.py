@@ -7,6 +7,7 @@ import html
 import ipywidgets as w
 
 from ..studio import Studio
+from .gallery import TaskGallery
 
 TITLE = "Photolab studio"
 
@@ -23,7 +24,7 @@ def build_app(studio: Studio) -> w.VBox:
         layout=w.Layout(margin="0 0 8px 0"),
     )
     views = {
-        "Tasks": _not_yet("The task gallery"),
+        "Tasks": TaskGallery(studio),
         "Generate": _not_yet("The generate panel"),
         "Scenes": _not_yet("The scene board"),
     }
