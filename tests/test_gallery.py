@@ -433,3 +433,21 @@ def test_the_app_shows_the_gallery_in_its_tasks_tab(studio):
     gallery = tabs.children[index]
     assert isinstance(gallery, TaskGallery)
     gallery.close()
+
+
+def test_the_bench_prints_both_builds_and_the_goals(capsys):
+    from photolab_widgets.cli import main
+
+    code = main(["bench", "gallery", "--tasks", "45", "--naive-cap", "10"])
+    out = capsys.readouterr().out
+    assert code == 0
+    for line in (
+        "45 tasks on sqlite",
+        "TaskGallery, first page",
+        "TaskGallery, next page",
+        "naive: SELECT *, a card per task",
+        "ratio naive / gallery",
+        "extrapolated",
+        "goals: first page < 0.3 s",
+    ):
+        assert line in out

@@ -77,6 +77,9 @@ _CSS = """
 .plg-card { border: 1px solid #d0d7de; border-radius: 8px; padding: 8px;
   background: #fff; box-sizing: border-box; min-width: 0; }
 .plg-card.plg-selected { border-color: #2563eb; box-shadow: 0 0 0 2px #2563eb; }
+.plg-body { display: flex; gap: 10px; align-items: flex-start; }
+.plg-body .plg-frame { flex: 0 0 40%; }
+.plg-gallery .plg-body dl.plg-data { flex: 1 1 0; margin: 0; }
 .plg-frame { aspect-ratio: 3 / 4; background: #f3f4f6; border-radius: 6px;
   display: flex; align-items: center; justify-content: center; overflow: hidden; }
 .plg-frame img { width: 100%; height: 100%; object-fit: contain; display: block; }
@@ -84,10 +87,13 @@ _CSS = """
   line-height: 1.4; overflow-wrap: anywhere; }
 .plg-ph b { display: block; font-size: 15px; color: #24292f; margin-bottom: 4px; }
 .plg-ph-failed b { color: #b42318; }
-.plg-data { display: grid; grid-template-columns: max-content minmax(0, 1fr);
+.plg-gallery dl.plg-data { display: grid;
+  grid-template-columns: max-content minmax(0, 1fr);
   gap: 1px 10px; margin: 8px 0 0; font-size: 12px; line-height: 1.45; }
-.plg-data dt { color: #57606a; margin: 0; }
-.plg-data dd { margin: 0; overflow-wrap: anywhere; color: #24292f; }
+.plg-gallery dl.plg-data > dt { float: none; width: auto; color: #57606a;
+  margin: 0; font-weight: 600; }
+.plg-gallery dl.plg-data > dd { float: none; width: auto; margin: 0;
+  overflow-wrap: anywhere; color: #24292f; }
 .plg-muted { color: #8c959f; font-style: italic; }
 .plg-badge { display: inline-block; padding: 0 6px; border-radius: 9px;
   font-size: 11px; background: #eaeef2; color: #24292f; }
@@ -103,9 +109,9 @@ _CSS = """
 .plg-detail { position: sticky; top: 8px; border: 1px solid #d0d7de;
   border-radius: 8px; padding: 10px; background: #fff; box-sizing: border-box; }
 .plg-detail .plg-frame { aspect-ratio: auto; min-height: 240px; }
-.plg-detail .plg-frame img { height: auto; max-height: 70vh; }
+.plg-detail .plg-frame img { height: auto; max-height: 560px; }
 .plg-detail h3 { margin: 0 0 8px; font-size: 16px; }
-.plg-detail .plg-data { font-size: 13px; }
+.plg-gallery .plg-detail dl.plg-data { font-size: 13px; }
 .plg-detail .plg-error pre { max-height: 30em; }
 .plg-position { font-size: 13px; color: #24292f; }
 .plg-status-error { color: #b42318; }
@@ -118,8 +124,11 @@ def _e(value: object) -> str:
     return html.escape(str(value), quote=True)
 
 
-def _when(value: datetime | None) -> str:
-    return "—" if value is None else value.strftime("%Y-%m-%d %H:%M:%S UTC")
+def _when(value: datetime | None, *, seconds: bool = True) -> str:
+    """Stored times are naive UTC (see models.utcnow); say so."""
+    if value is None:
+        return "—"
+    return value.strftime("%Y-%m-%d %H:%M:%S UTC" if seconds else "%Y-%m-%d %H:%M UTC")
 
 
 def _optional(value: str | None, missing: str = "none") -> str:
@@ -162,7 +171,7 @@ def _picture(row: TaskRow, src: str | None, *, alt: str) -> str:
     if row.status in _UNFINISHED:
         title, note, kind = f"{row.status}…", "The picture shows when it is done.", ""
     elif row.status == TaskStatus.FAILED:
-        title, note, kind = "Render failed", "See the error below.", "failed"
+        title, note, kind = "Render failed", "See Error in the data.", "failed"
     elif row.status != TaskStatus.DONE:
         title, note, kind = row.status.capitalize(), "No picture was made.", ""
     elif not key:
@@ -181,23 +190,24 @@ def render_card(row: TaskRow, src: str | None) -> str:
     if row.error:
         error = f"<dt>Error</dt><dd>{_error(row.error, CARD_ERROR_CHARS)}</dd>"
     return (
-        f"<div class='plg-frame'>{_picture(row, src, alt=f'task #{row.id}')}</div>"
+        "<div class='plg-body'><div class='plg-frame'>"
+        f"{_picture(row, src, alt=f'task #{row.id}')}</div>"
         "<dl class='plg-data'>"
         f"<dt>Task</dt><dd>#{row.id}</dd>"
         f"<dt>Status</dt><dd>{_badge(row.status)}</dd>"
         f"<dt>Person</dt><dd>{_person(row)}</dd>"
         f"<dt>Scene</dt><dd>#{row.scene_id}</dd>"
         f"<dt>Collection</dt><dd>{_optional(row.collection_name)}</dd>"
-        f"<dt>Created</dt><dd>{_e(_when(row.created_at))}</dd>"
-        f"<dt>Updated</dt><dd>{_e(_when(row.updated_at))}</dd>"
-        f"{error}</dl>"
+        f"<dt>Created</dt><dd>{_e(_when(row.created_at, seconds=False))}</dd>"
+        f"<dt>Updated</dt><dd>{_e(_when(row.updated_at, seconds=False))}</dd>"
+        f"{error}</dl></div>"
     )
 
 
 def render_gone_card(task_id: int) -> str:
     return (
-        "<div class='plg-frame'><div class='plg-ph'><b>Deleted</b>"
-        f"Task #{task_id} no longer exists.</div></div>"
+        "<div class='plg-body'><div class='plg-frame'><div class='plg-ph'>"
+        f"<b>Deleted</b>Task #{task_id} no longer exists.</div></div></div>"
     )
 
 
@@ -505,7 +515,10 @@ class TaskGallery(w.VBox):
         """
         with self._lock:
             changed = self._refresh_page()
-            self._say(f"Refreshed: {changed} changed." if changed else "")
+            cards = (
+                "no card" if not changed else f"{changed} card" + "s" * (changed > 1)
+            )
+            self._say(f"Refreshed at {datetime.now():%H:%M:%S}: {cards} changed.")
             self._sync_refresher()
             return changed
 

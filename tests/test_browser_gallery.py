@@ -1,0 +1,93 @@
+"""The task gallery in the Voila app, in headless Chromium, on the demo data."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from photolab_widgets import processes
+from photolab_widgets.config import Settings
+from photolab_widgets.demo import seed_demo
+from photolab_widgets.studio import Studio
+from tests.browser import screenshot, start_voila, wait_for_widgets
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+LOADED = "els => els.map(e => e.complete ? e.naturalWidth : -1)"
+
+
+@pytest.fixture(scope="module")
+def demo_server(tmp_path_factory):
+    home = tmp_path_factory.mktemp("gallery-home")
+    studio = Studio(Settings.from_env({"PHOTOLAB_HOME": str(home)}))
+    seed_demo(studio)
+    studio.close()
+    server, proc = start_voila(home)
+    yield server
+    processes.stop(proc)
+
+
+def _wait_images(page, selector: str) -> list[int]:
+    page.wait_for_function(
+        f"() => [...document.querySelectorAll({selector!r})]"
+        ".every(e => e.complete)",
+        timeout=30_000,
+    )
+    return page.locator(selector).evaluate_all(LOADED)
+
+
+def test_cards_flow_in_two_columns_with_images_and_data(demo_server, page):
+    page.goto(demo_server.url)
+    wait_for_widgets(page)
+    page.wait_for_selector(".plg-card .plg-data")
+    cards = page.locator(".plg-card")
+    assert cards.count() == 20
+
+    boxes = [cards.nth(i).bounding_box() for i in range(4)]
+    assert abs(boxes[0]["y"] - boxes[1]["y"]) < 2  # side by side
+    assert boxes[1]["x"] > boxes[0]["x"] + boxes[0]["width"] - 2
+    assert abs(boxes[2]["x"] - boxes[0]["x"]) < 2  # the flow goes down
+    assert boxes[2]["y"] > boxes[0]["y"] + boxes[0]["height"] - 2
+
+    widths = _wait_images(page, ".plg-card img")
+    assert widths and all(w > 0 for w in widths), widths
+    assert page.locator(".plg-card .plg-ph").count() > 0  # pending and failed
+    first = cards.nth(0).locator(".plg-data").inner_text()
+    for field in ("Task", "Status", "Person", "Scene", "Collection", "Created"):
+        assert field in first
+    assert "Tasks 1–20 of 24" in page.locator(".plg-position").inner_text()
+
+    with_image = page.locator(".plg-card", has=page.locator("img")).first
+    task = with_image.locator(".plg-data dd").first.inner_text()
+    with_image.locator("button").click()
+    panel = page.locator(".plg-detail")
+    panel.wait_for(state="visible")
+    page.wait_for_function(
+        "t => document.querySelector('.plg-detail h3')?.textContent.includes(t)",
+        arg=task,
+    )
+    assert _wait_images(page, ".plg-detail img")[0] > 0
+    assert "Image URL" in panel.inner_text()
+    page.wait_for_timeout(300)
+    shot = screenshot(page, "gallery.png")
+    DOCS.mkdir(exist_ok=True)
+    shutil.copy(shot, DOCS / "screenshot-gallery.png")
+
+
+def test_a_filter_chosen_in_the_page_reloads_the_cards(demo_server, page):
+    page.goto(demo_server.url)
+    wait_for_widgets(page)
+    page.wait_for_selector(".plg-card .plg-data")
+    status = page.locator(".widget-dropdown", has_text="Status").locator("select")
+    status.select_option("failed")
+    page.wait_for_function(
+        "() => document.querySelector('.plg-position').textContent"
+        ".includes('of 7,')",
+        timeout=30_000,
+    )
+    badges = page.locator(".plg-card .plg-badge").all_inner_texts()
+    assert badges and set(badges) == {"failed"}
+    assert page.locator(".plg-card details.plg-error").count() == len(badges)
