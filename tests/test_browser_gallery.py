@@ -32,8 +32,7 @@ def demo_server(tmp_path_factory):
 
 def _wait_images(page, selector: str) -> list[int]:
     page.wait_for_function(
-        f"() => [...document.querySelectorAll({selector!r})]"
-        ".every(e => e.complete)",
+        f"() => [...document.querySelectorAll({selector!r})].every(e => e.complete)",
         timeout=30_000,
     )
     return page.locator(selector).evaluate_all(LOADED)
@@ -84,8 +83,7 @@ def test_a_filter_chosen_in_the_page_reloads_the_cards(demo_server, page):
     status = page.locator(".widget-dropdown", has_text="Status").locator("select")
     status.select_option("failed")
     page.wait_for_function(
-        "() => document.querySelector('.plg-position').textContent"
-        ".includes('of 7,')",
+        "() => document.querySelector('.plg-position').textContent.includes('of 7,')",
         timeout=30_000,
     )
     badges = page.locator(".plg-card .plg-badge").all_inner_texts()

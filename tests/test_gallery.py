@@ -142,6 +142,7 @@ def test_filters_reload_the_first_page(studio, count_queries, gallery_of):
     assert g.rows == () and g.total == 0
     assert "No tasks match" in g.status_area.value
     assert g.filter.collection_name == "c2" and g.filter.person_id is None
+    assert g.person_filter.label == "(any)"  # shown, not a blank box
 
 
 def test_a_page_stays_within_the_widget_budget(studio, gallery_of):
@@ -451,3 +452,18 @@ def test_the_bench_prints_both_builds_and_the_goals(capsys):
         "goals: first page < 0.3 s",
     ):
         assert line in out
+
+
+def test_a_database_without_tables_still_builds_the_gallery(home, caplog):
+    from photolab_widgets.config import Settings
+    from photolab_widgets.studio import Studio
+
+    studio = Studio(Settings.from_env(home=home))  # no init_db: no tables
+    before = live_widgets()
+    g = TaskGallery(studio, auto_refresh=False)
+    assert "Could not load the tasks." in g.status_area.value
+    assert g.rows == () and g.collection_filter.options == (("(any)", None),)
+    assert any(r.exc_info for r in caplog.records)
+    g.close()
+    studio.close()
+    assert live_widgets() == before

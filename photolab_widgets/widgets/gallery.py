@@ -52,7 +52,7 @@ from ..images import browser_src
 from ..models import FINISHED_STATUSES, TaskStatus
 from ..queries import TaskFilter, TaskRow
 from ..studio import Studio
-from ..task_pages import TaskDetail
+from ..task_pages import FilterOptions, TaskDetail
 
 log = logging.getLogger(__name__)
 
@@ -332,7 +332,13 @@ class TaskGallery(w.VBox):
         self._button_layout = self._own(w.Layout(width="auto", margin="6px 0 0 0"))
         self._button_style = self._own(w.ButtonStyle())
 
-        choices = studio.task_filter_options()
+        self.status_area = self._own(w.HTML())
+        choices = FilterOptions((), ())
+        try:
+            choices = studio.task_filter_options()
+        except Exception:
+            # The page still builds; _load below says the one sentence.
+            log.exception("TaskGallery could not read the filter choices")
         wide = self._own(w.Layout(width="auto", min_width="220px"))
         self.collection_filter = self._own(
             w.Dropdown(
@@ -365,7 +371,6 @@ class TaskGallery(w.VBox):
         self.export_button = self._button("Export CSV", "download", self._on_export)
         self.position_label = self._own(w.HTML())
         self.position_label.add_class("plg-position")
-        self.status_area = self._own(w.HTML())
         self.download_link = self._own(w.HTML())
 
         self.grid = self._own(
@@ -477,7 +482,10 @@ class TaskGallery(w.VBox):
                     if value not in [v for _, v in dropdown.options]:
                         # A collection only tasks still name, or a new person.
                         dropdown.options = [*dropdown.options, (str(value), value)]
-                    dropdown.value = value
+                    if value is None:
+                        dropdown.index = 0  # "(any)": value None, label shown
+                    else:
+                        dropdown.value = value
             finally:
                 self._quiet = False
             self.show_newest()
