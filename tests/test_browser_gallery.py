@@ -89,3 +89,11 @@ def test_a_filter_chosen_in_the_page_reloads_the_cards(demo_server, page):
     badges = page.locator(".plg-card .plg-badge").all_inner_texts()
     assert badges and set(badges) == {"failed"}
     assert page.locator(".plg-card details.plg-error").count() == len(badges)
+
+    status.select_option("(any)")  # back to every task, and the box says so
+    page.wait_for_function(
+        "() => document.querySelector('.plg-position').textContent.includes('of 24,')",
+        timeout=30_000,
+    )
+    page.wait_for_timeout(500)  # let any echo from the kernel arrive
+    assert status.evaluate("e => e.options[e.selectedIndex]?.text") == "(any)"

@@ -70,6 +70,12 @@ _UNFINISHED = frozenset(s.value for s in TaskStatus) - {
     s.value for s in FINISHED_STATUSES
 }
 _ANY = "(any)"
+# What "(any)" holds in each filter. Not None: ipywidgets takes a None value
+# for "nothing selected" and blanks the box when a person picks "(any)".
+# No collection is named "" (the choices leave it out) and ids start at 1.
+ANY_COLLECTION = ""
+ANY_PERSON = 0
+ANY_STATUS = ""
 
 _CSS = """
 <style>
@@ -279,7 +285,9 @@ class TaskGallery(w.VBox):
     Attributes
     ----------
     collection_filter, person_filter, status_filter : ipywidgets.Dropdown
-        The filters; ``None`` is any. Changing one shows the newest page.
+        The filters; "(any)" is ``ANY_COLLECTION``, ``ANY_PERSON`` and
+        ``ANY_STATUS``. Changing one shows the newest page. :attr:`filter`
+        reads them as a ``TaskFilter``; :meth:`set_filters` sets all three.
     refresh_button, newest_button, newer_button, older_button : ipywidgets.Button
     export_button : ipywidgets.Button
         Builds the CSV of the filtered tasks and offers it in ``download_link``.
@@ -343,21 +351,27 @@ class TaskGallery(w.VBox):
         self.collection_filter = self._own(
             w.Dropdown(
                 description="Collection",
-                options=[(_ANY, None), *((c, c) for c in choices.collections)],
+                options=[
+                    (_ANY, ANY_COLLECTION),
+                    *((c, c) for c in choices.collections),
+                ],
                 layout=wide,
             )
         )
         self.person_filter = self._own(
             w.Dropdown(
                 description="Person",
-                options=[(_ANY, None), *((p.label, p.id) for p in choices.persons)],
+                options=[
+                    (_ANY, ANY_PERSON),
+                    *((p.label, p.id) for p in choices.persons),
+                ],
                 layout=wide,
             )
         )
         self.status_filter = self._own(
             w.Dropdown(
                 description="Status",
-                options=[(_ANY, None), *((s.value, s.value) for s in TaskStatus)],
+                options=[(_ANY, ANY_STATUS), *((s.value, s.value) for s in TaskStatus)],
                 layout=wide,
             )
         )
@@ -435,10 +449,11 @@ class TaskGallery(w.VBox):
 
     @property
     def filter(self) -> TaskFilter:
+        """The filters as the data layer takes them (``None`` is any)."""
         return TaskFilter(
-            self.collection_filter.value,
-            self.person_filter.value,
-            self.status_filter.value,
+            self.collection_filter.value or None,
+            self.person_filter.value or None,
+            self.status_filter.value or None,
         )
 
     @property
@@ -473,19 +488,19 @@ class TaskGallery(w.VBox):
         status: str | None = None,
     ) -> None:
         """Set all three filters (``None`` is any), then show the newest page once."""
+        wanted = (
+            ANY_COLLECTION if collection_name is None else collection_name,
+            ANY_PERSON if person_id is None else person_id,
+            ANY_STATUS if status is None else status,
+        )
         with self._lock:
             self._quiet = True
             try:
-                for dropdown, value in zip(
-                    self._filters, (collection_name, person_id, status), strict=True
-                ):
+                for dropdown, value in zip(self._filters, wanted, strict=True):
                     if value not in [v for _, v in dropdown.options]:
                         # A collection only tasks still name, or a new person.
                         dropdown.options = [*dropdown.options, (str(value), value)]
-                    if value is None:
-                        dropdown.index = 0  # "(any)": value None, label shown
-                    else:
-                        dropdown.value = value
+                    dropdown.value = value
             finally:
                 self._quiet = False
             self.show_newest()
