@@ -177,7 +177,7 @@ def _picture(row: TaskRow, src: str | None, *, alt: str) -> str:
     if row.status in _UNFINISHED:
         title, note, kind = f"{row.status}…", "The picture shows when it is done.", ""
     elif row.status == TaskStatus.FAILED:
-        title, note, kind = "Render failed", "See Error in the data.", "failed"
+        title, note, kind = "Render failed", "See the error text.", "failed"
     elif row.status != TaskStatus.DONE:
         title, note, kind = row.status.capitalize(), "No picture was made.", ""
     elif not key:
