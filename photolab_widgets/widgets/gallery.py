@@ -294,14 +294,26 @@ class TaskGallery(w.VBox):
     position_label, status_area, download_link : ipywidgets.HTML
     grid : ipywidgets.GridBox
         The cards, two columns.
-    detail_html : ipywidgets.HTML
-        The selected task's larger picture and every field.
+    detail_panel : ipywidgets.VBox
+        Hidden until a task is selected; holds ``detail_html`` (the larger
+        picture and every field) and ``close_detail_button``.
     rows : tuple of TaskRow
         The tasks on the page, newest first.
     total : int
         How many tasks match the filters.
+    filter : TaskFilter
+        The filters as the data layer takes them.
+    page_number, position : int, (int, int)
+        1 for the newest page; the places of the first and last card shown.
     selected : tuple of TaskRow
         The selected task (empty when none), as the last refresh saw it.
+    auto_refreshing : bool
+        Whether the background refresher is running.
+
+    Every button has a public method that does the same:
+    :meth:`show_newest`, :meth:`show_newer`, :meth:`show_older`,
+    :meth:`refresh`, :meth:`select` (a card's Details), :meth:`clear_selection`
+    and :meth:`export_csv`; :meth:`on_select` registers a callback.
     """
 
     def __init__(
