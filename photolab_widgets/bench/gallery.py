@@ -155,10 +155,8 @@ def _run(studio: Studio, args: argparse.Namespace) -> int:
         f"deep page (the oldest {args.page_size}): keyset {keyset_s * 1e3:.1f} ms, "
         f"OFFSET {offset_s * 1e3:.1f} ms"
     )
-    print(
-        f"figures are medians of {args.repeat} runs "
-        f"(next page: of {len(nexts)} consecutive older pages)"
-    )
+    pages = f" (next page: of {len(nexts)} older pages in a row)" if nexts else ""
+    print(f"figures are medians of {args.repeat} runs{pages}")
     goals = [
         (f"first page < {GOAL_SECONDS} s", first.seconds < GOAL_SECONDS),
         (f"<= {GOAL_MODELS} widget models", first.models <= GOAL_MODELS),
