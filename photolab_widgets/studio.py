@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from . import queries, task_pages
+from . import edits, queries, task_pages
 from .config import Settings
 from .db import init_db, make_engine
 from .images import image_url
@@ -156,6 +156,23 @@ class Studio:
             return task_pages.write_tasks_csv(
                 s, out, flt, image_base_url=self.settings.image_base_url
             )
+
+    # -- scene edits (see photolab_widgets.edits) ---------------------------
+
+    def save_params(
+        self, scene_id: int, value: Any, *, base: Any = edits.UNCHECKED
+    ) -> Any:
+        """Store a scene's params (``None``: SQL NULL); return what is stored.
+
+        With ``base`` (the value the editor loaded) the save is refused with
+        :class:`~photolab_widgets.edits.ParamsConflict` when someone else
+        changed the row meanwhile.
+        """
+        return edits.save_params(self.engine, scene_id, value, base=base)
+
+    def bump_rate(self, scene_id: int, delta: float) -> float:
+        """Add ``delta`` to a scene's rate atomically, clamped to 0..10."""
+        return edits.bump_rate(self.engine, scene_id, delta)
 
 
 def connect(**overrides: Any) -> Studio:
