@@ -28,6 +28,7 @@ BRANCH_TYPES: Final = ("object", "array")
 Key = str | int
 Path = tuple[Key, ...]
 
+_EMPTY: Final[dict[str, Any]] = {"integer": 0, "number": 0.0, "boolean": False}
 _INTEGER = re.compile(r"[+-]?\d+")
 _NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 
@@ -200,8 +201,10 @@ def convert(value: Any, kind: str, text: str) -> Any:
     - object to array keeps the values in order; array to object keys them
       ``"0"``, ``"1"``, ...;
     - a scalar to object or array: an empty one;
-    - object or array to a scalar: that type's empty value, children dropped
-      (Revert brings them back).
+    - null, object or array to a scalar: ``text`` read as the new type, or
+      that type's empty value when ``text`` is blank (the value field of a
+      branch or null is empty). A branch's children are dropped; Revert
+      brings them back.
     """
     old = type_of(value)
     if kind == old:
@@ -212,8 +215,8 @@ def convert(value: Any, kind: str, text: str) -> Any:
         return {str(i): v for i, v in enumerate(value)} if old == "array" else {}
     if kind == "array":
         return list(value.values()) if old == "object" else []
-    if old in BRANCH_TYPES:
-        return {"string": "", "integer": 0, "number": 0.0, "boolean": False}[kind]
+    if old in (*BRANCH_TYPES, "null") and kind != "string" and not text.strip():
+        return _EMPTY[kind]
     return parse_value(kind, text)
 
 

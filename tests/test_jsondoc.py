@@ -120,6 +120,9 @@ def test_type_changes():
     assert jsondoc.convert("x", "null", "x") is None
     assert jsondoc.convert(5, "object", "5") == {}
     assert jsondoc.convert(None, "array", "") == []
+    assert jsondoc.same(jsondoc.convert(None, "integer", ""), 0)
+    assert jsondoc.same(jsondoc.convert(None, "integer", "5"), 5)
+    assert jsondoc.convert(None, "string", "") == ""
     assert jsondoc.convert({"a": 1, "b": 2}, "array", "") == [1, 2]
     assert jsondoc.convert([1, 2], "object", "") == {"0": 1, "1": 2}
     assert jsondoc.same(jsondoc.convert({"a": 1}, "number", ""), 0.0)
