@@ -194,3 +194,13 @@ def scenes_with_tasks(
     tasks = tasks_for_scenes(session, [s.scene_id for s in scenes])
     total = count_scenes(session, collection_name)
     return [SceneWithTasks(s, tasks[s.scene_id]) for s in scenes], total
+
+
+def scene_offset(
+    session: Session, scene_id: int, collection_name: str | None = None
+) -> int:
+    """How many scenes come before ``scene_id`` in the board's order (by id)."""
+    stmt = select(func.count()).select_from(Scene).where(Scene.scene_id < scene_id)
+    if collection_name is not None:
+        stmt = stmt.where(Scene.collection_name == collection_name)
+    return session.scalar(stmt) or 0

@@ -124,6 +124,11 @@ class Studio:
                 s, collection_name, offset=offset, limit=limit
             )
 
+    def scene_offset(self, scene_id: int, collection_name: str | None = None) -> int:
+        """The scene's position in :meth:`scenes` order (to find its page)."""
+        with self.session() as s:
+            return queries.scene_offset(s, scene_id, collection_name)
+
     # -- the task gallery's reads (photolab_widgets.task_pages) ----------
 
     def task_slice(

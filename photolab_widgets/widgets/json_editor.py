@@ -136,8 +136,9 @@ class JsonEditor(w.VBox):
             continuous_update=False,
             rows=8,
             placeholder="Blank: no params (saved as NULL)",
-            layout=w.Layout(width="99%", font_family="monospace"),
+            layout=w.Layout(width="99%"),
         )
+        self.raw_field.add_class("plw-json-raw")
         self.raw_message = w.HTML()
         form = w.VBox(
             [

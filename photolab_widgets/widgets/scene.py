@@ -83,6 +83,7 @@ CSS = """
 .plw-badge-pending, .plw-badge-queued, .plw-badge-running {
   background: #fff8c5; color: #7d4e00; }
 .plw-rate { font-size: 15px; min-width: 5.5em; text-align: center; }
+.plw-json-raw textarea { font-family: monospace; font-size: 12px; }
 .plw-msg-info { color: #116329; }
 .plw-msg-warning { color: #7d4e00; }
 .plw-msg-error { color: #b42318; }
@@ -260,7 +261,7 @@ class SceneCard(w.HBox):
         self.status = w.HTML()
         controls = w.HBox(
             [self.minus_button, self.rate_label, self.plus_button, self.edit_button],
-            layout=w.Layout(align_items="center", gap="4px"),
+            layout=w.Layout(align_items="center"),
         )
         self.middle = w.VBox(
             [self.facts, controls, self.status],
@@ -570,7 +571,7 @@ class SceneBoard(w.VBox):
                 self.next_button,
                 self.refresh_button,
             ],
-            layout=w.Layout(align_items="center", gap="6px", flex_flow="row wrap"),
+            layout=w.Layout(align_items="center", flex_flow="row wrap"),
         )
         super().__init__(
             [w.HTML(CSS), bar, self.status, self.cards_box],
@@ -628,10 +629,25 @@ class SceneBoard(w.VBox):
         self._safely(self._load)
         return True
 
+    def show_scene(self, scene_id: int, *, discard: bool = False) -> bool:
+        """Show the page of the scene's collection that holds the scene."""
+        found = self.studio.scene(scene_id)
+        if found is None:
+            self.status.value = _message(f"Scene {scene_id} does not exist.", "error")
+            return False
+        collection = found.scene.collection_name
+        if not self.show_collection(collection, discard=discard):
+            return False
+        offset = self.studio.scene_offset(scene_id, collection)
+        return self.go_to_page(offset // self.page_size, discard=discard)
+
     def open_link(self, link: Any) -> None:
-        """Follow an app deep link that names a collection."""
+        """Follow an app deep link (its ``scene_id`` or ``collection``)."""
+        scene_id = getattr(link, "scene_id", None)
         collection = getattr(link, "collection", None)
-        if collection is not None:
+        if scene_id is not None:
+            self.show_scene(scene_id)
+        elif collection is not None:
             self.show_collection(collection)
 
     def on_page(self, callback: Callable[[SceneBoard], None]) -> None:
