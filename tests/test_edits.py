@@ -241,3 +241,18 @@ def test_two_processes_clicking_plus_lose_no_click(studio):
     # Ten clicks from 0: every click saw its own result, and none was lost.
     assert seen == [float(n) for n in range(1, 11)]
     assert raw(studio, "SELECT rate FROM scenes WHERE scene_id = :i", sid) == 10
+
+
+def test_bench_scenes_runs_and_loses_no_click(tmp_path, capsys):
+    import argparse
+
+    from photolab_widgets.bench import scenes as bench
+
+    parser = argparse.ArgumentParser()
+    bench.configure(parser)
+    url = f"sqlite:///{tmp_path / 'bench.db'}"
+    args = parser.parse_args(["--database-url", url, "--scenes", "12", "--repeat", "4"])
+    assert bench.run(args) == 0
+    out = capsys.readouterr().out
+    assert "models left after closing the card: 0" in out
+    assert "(none lost)" in out
