@@ -112,6 +112,7 @@ _MODULE_COMMANDS = {
 _BENCHMARKS = {
     "generate": "photolab_widgets.bench.generate",
     "gallery": "photolab_widgets.bench.gallery",
+    "scenes": "photolab_widgets.bench.scenes",
 }
 
 
