@@ -125,16 +125,23 @@ class TaskStatus(enum.StrEnum):
 
     ::
 
-        pending ──send──> queued ──worker claims──> running ──> done
-           │                 │                         └──────> failed
-           └─broker down─> undispatched                 (stale: running
-                             (retry sends again)         too long, no worker)
-        queued/pending ──cancel──> cancelled
-        failed/cancelled/undispatched/stale ──retry──> queued
+        pending ──send──> queued ──set_up_scene──> set_up
+           │                 │                       │
+           │                 └───worker claims───┬───┘
+           │                                     v
+           │                                  running ──> done
+           │                                     └──────> failed
+           └─broker down─> undispatched     (stale: running too long, no worker)
+        pending/queued/set_up/undispatched ──cancel──> cancelled
+        failed/cancelled/undispatched/stale ──retry──> pending ──send──> ...
+
+    ``set_up`` means the task's scene has been set up and the task waits for
+    its render; the Generate panel counts it as "scene set up".
     """
 
     PENDING = "pending"
     QUEUED = "queued"
+    SET_UP = "set_up"
     RUNNING = "running"
     DONE = "done"
     FAILED = "failed"

@@ -26,6 +26,8 @@ from .task_pages import FilterOptions, TaskDetail, TaskSlice
 if TYPE_CHECKING:
     from celery import Celery
 
+    from .dispatch.batches import BatchProgress, CancelResult, GenerateResult
+
 log = logging.getLogger(__name__)
 
 
@@ -178,6 +180,36 @@ class Studio:
     def bump_rate(self, scene_id: int, delta: float) -> float:
         """Add ``delta`` to a scene's rate atomically, clamped to 0..10."""
         return edits.bump_rate(self.engine, scene_id, delta)
+
+    # -- generate (photolab_widgets.dispatch.batches) -----------------------
+
+    def generate(self, collection_name: str, person_id: int) -> GenerateResult:
+        """One task per scene of the collection for the person, sent to Celery.
+
+        Raises ``GenerateError`` for bad input (nothing written) and
+        ``BrokerUnavailable`` when the broker is down (the tasks are kept as
+        ``undispatched``; :meth:`retry_batch` sends them).
+        """
+        from .dispatch import batches
+
+        return batches.generate(self, collection_name, person_id)
+
+    def batch_progress(self, batch_id: int) -> BatchProgress:
+        from .dispatch import batches
+
+        return batches.batch_progress(self, batch_id)
+
+    def cancel_batch(self, batch_id: int) -> CancelResult:
+        """Cancel the batch's tasks that have not started."""
+        from .dispatch import batches
+
+        return batches.cancel_batch(self, batch_id)
+
+    def retry_batch(self, batch_id: int) -> GenerateResult:
+        """Send the batch's failed, cancelled and unsent tasks again."""
+        from .dispatch import batches
+
+        return batches.retry_batch(self, batch_id)
 
 
 def connect(**overrides: Any) -> Studio:
