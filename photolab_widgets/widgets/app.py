@@ -8,6 +8,7 @@ import ipywidgets as w
 
 from ..studio import Studio
 from .gallery import TaskGallery
+from .generate import GeneratePanel
 from .scene import SceneBoard
 
 TITLE = "Photolab studio"
@@ -26,7 +27,7 @@ def build_app(studio: Studio) -> w.VBox:
     )
     views = {
         "Tasks": TaskGallery(studio),
-        "Generate": _not_yet("The generate panel"),
+        "Generate": GeneratePanel(studio),
         "Scenes": SceneBoard(studio),
     }
     tabs = w.Tab(children=list(views.values()))
