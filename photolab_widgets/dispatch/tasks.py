@@ -110,10 +110,17 @@ def set_up_scene_task(self: Task, scene_id: int) -> dict[str, Any]:
     try:
         result = set_up_scene(ctx, scene_id)
     except Exception as exc:
-        failed = fail_downstream(
-            ctx, scene_id, exc, downstream_render_ids(self.request)
-        )
-        log.warning("set_up_scene failed scene=%s; failed tasks %s", scene_id, failed)
+        try:
+            failed = fail_downstream(
+                ctx, scene_id, exc, downstream_render_ids(self.request)
+            )
+        except Exception:
+            # Keep the set-up's own error as the one Celery records.
+            log.exception("could not record the failed set-up of scene %s", scene_id)
+        else:
+            log.warning(
+                "set_up_scene failed scene=%s; failed tasks %s", scene_id, failed
+            )
         raise
     log.info("set_up_scene done scene=%s", scene_id)
     return result
@@ -225,7 +232,10 @@ def render_scene_task(self: Task, task_id: int) -> dict[str, Any]:
     try:
         key = render_scene(ctx, task_id)
     except Exception as exc:
-        record_render_failure(ctx, task_id, exc)
+        try:
+            record_render_failure(ctx, task_id, exc)
+        except Exception:
+            log.exception("could not record the failed render of task %s", task_id)
         raise
     log.info("render_scene done task=%s scene=%s", task_id, scene_id)
     return {"task_id": task_id, "result_img_key": key}
@@ -259,7 +269,8 @@ def render_scene(ctx: WorkerContext, task_id: int) -> str:
     folder = ctx.images_dir()
     with ctx.session() as s:
         task = s.get(TaskRow, task_id)
-        assert task is not None
+        if task is None:
+            raise LookupError(f"task {task_id} no longer exists")
         scene = s.get(Scene, task.scene_id)
         if scene is None:
             raise LookupError(f"scene {task.scene_id} no longer exists")
