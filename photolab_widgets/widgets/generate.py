@@ -158,7 +158,8 @@ class GeneratePanel(w.VBox):
             self.person.value = _keep(chosen_person, person_ids)
         self._update_summary()
         if self.batch_id is not None:
-            self.refresh_progress()
+            # Also restarts polling that stopped on a database error.
+            self._follow(self.batch_id)
         elif not collections:
             self._say("There are no collections yet.")
         elif not persons:
