@@ -5,11 +5,8 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import signal
 import sys
-import time
 from collections.abc import Sequence
-from types import FrameType
 
 from .config import Settings
 from .studio import Studio
@@ -44,10 +41,6 @@ def cmd_seed_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def _raise_on_sigterm(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
-
-
 def cmd_demo(args: argparse.Namespace) -> int:
     """Seed if needed, start a worker and Voila, stop both on Ctrl-C/SIGTERM."""
     from . import processes
@@ -64,31 +57,19 @@ def cmd_demo(args: argparse.Namespace) -> int:
     env = dict(os.environ, PHOTOLAB_HOME=str(settings.home))
     logs = settings.home / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    signal.signal(signal.SIGTERM, _raise_on_sigterm)
     children = []
     worker_argv = _worker_argv(args.delay)
     if worker_argv is not None:
-        children.append(
-            processes.start(worker_argv, env=env, log_path=logs / "worker.log")
-        )
-    voila = processes.start(
-        processes.voila_argv(port=port), env=env, log_path=logs / "voila.log"
+        children.append((worker_argv, logs / "worker.log"))
+    children.append((processes.voila_argv(port=port), logs / "voila.log"))
+    url = f"http://127.0.0.1:{port}/"
+    return processes.run_until_stopped(
+        children,
+        env=env,
+        url=url,
+        ready=f"photolab demo: open {url}  (logs in {logs}; Ctrl-C stops)",
+        name="demo",
     )
-    children.append(voila)
-    with processes.running(*children):
-        url = f"http://127.0.0.1:{port}/"
-        processes.wait_for_http(url, timeout=120)
-        print(f"photolab demo: open {url}  (logs in {logs}; Ctrl-C stops)")
-        sys.stdout.flush()
-        try:
-            while all(p.poll() is None for p in children):
-                time.sleep(1.0)
-        except KeyboardInterrupt:
-            print("stopping the demo")
-        else:
-            print("a demo process stopped; see the logs", file=sys.stderr)
-            return 1
-    return 0
 
 
 def _worker_argv(delay: float) -> list[str] | None:

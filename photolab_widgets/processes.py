@@ -7,6 +7,7 @@ stops what it started: Voila's kernels, Celery's pool processes.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import signal
@@ -18,6 +19,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from types import FrameType
 
 log = logging.getLogger(__name__)
 
@@ -86,9 +88,17 @@ def voila_argv(
     *,
     port: int,
     ip: str = "127.0.0.1",
-    token: str | None = None,
+    base_url: str | None = None,
+    config_dir: Path | None = None,
 ) -> list[str]:
-    """The command line that serves ``notebook`` with Voila."""
+    """The command line that serves ``notebook`` with Voila.
+
+    ``config_dir`` holds a ``voila.json`` (see :func:`write_voila_config`),
+    searched before the usual places. A token goes there, not on the command
+    line, where any user of the machine could read it with ``ps``. Voila
+    must not wander to another port when ``port`` is taken: the address we
+    print would then be wrong.
+    """
     argv = [
         sys.executable,
         "-m",
@@ -96,19 +106,50 @@ def voila_argv(
         str(notebook),
         f"--port={port}",
         f"--Voila.ip={ip}",
+        "--Voila.port_retries=0",
         "--no-browser",
         "--show_tracebacks=False",
     ]
-    if token is not None:
-        argv.append(f"--token={token}")
+    if base_url is not None:
+        argv.append(f"--Voila.base_url={base_url}")
+    if config_dir is not None:
+        from jupyter_core.paths import jupyter_config_path
+
+        # Replacing Voila's search path: keep its defaults after ours.
+        for folder in [str(config_dir), os.getcwd(), *jupyter_config_path()]:
+            argv.append(f"--Voila.config_file_paths={folder}")
     return argv
 
 
-def wait_for_http(url: str, timeout: float = 60.0) -> None:
-    """Wait until ``url`` answers (any HTTP status), or raise TimeoutError."""
+def write_voila_config(folder: Path, *, token: str) -> Path:
+    """Write ``voila.json`` with the token, readable by this user only."""
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path = folder / "voila.json"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        json.dump({"Voila": {"token": token}}, out)
+    return path
+
+
+def wait_for_http(
+    url: str,
+    timeout: float = 60.0,
+    watch: Sequence[subprocess.Popen[bytes]] = (),
+) -> None:
+    """Wait until ``url`` answers (any HTTP status), or raise TimeoutError.
+
+    Raises ChildProcessError at once when one of the ``watch`` processes
+    exits first (a port already taken, a bad option), instead of waiting out
+    the timeout.
+    """
     deadline = time.monotonic() + timeout
     last: Exception | None = None
     while time.monotonic() < deadline:
+        for proc in watch:
+            if proc.poll() is not None:
+                raise ChildProcessError(
+                    f"process {proc.pid} exited with {proc.returncode}"
+                )
         try:
             with urllib.request.urlopen(url, timeout=5):
                 return
@@ -118,3 +159,45 @@ def wait_for_http(url: str, timeout: float = 60.0) -> None:
             last = exc
             time.sleep(0.3)
     raise TimeoutError(f"{url} did not answer within {timeout:.0f} s: {last}")
+
+
+def _raise_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def run_until_stopped(
+    children: Sequence[tuple[Sequence[str], Path]],
+    *,
+    env: Mapping[str, str],
+    url: str,
+    ready: str,
+    name: str,
+) -> int:
+    """Start ``children``, wait for ``url``, then run until Ctrl-C or SIGTERM.
+
+    Each child is ``(argv, log_path)``. SIGTERM is turned into the same
+    KeyboardInterrupt as Ctrl-C before the first child starts, so that every
+    way of stopping goes through :func:`running` and stops every child's
+    process group. Returns 0 after a requested stop, 1 when a child died.
+    """
+    signal.signal(signal.SIGTERM, _raise_on_sigterm)
+    procs: list[subprocess.Popen[bytes]] = []
+    with contextlib.ExitStack() as stack:
+        for argv, log_path in children:
+            procs.append(start(argv, env=env, log_path=log_path))
+            stack.enter_context(running(procs[-1]))
+        try:
+            wait_for_http(url, timeout=120, watch=procs)
+        except ChildProcessError:
+            print(f"the {name} did not start; see the logs", file=sys.stderr)
+            return 1
+        print(ready)
+        sys.stdout.flush()
+        try:
+            while all(p.poll() is None for p in procs):
+                time.sleep(1.0)
+        except KeyboardInterrupt:
+            print(f"stopping the {name}")
+            return 0
+        print(f"a {name} process stopped; see the logs", file=sys.stderr)
+        return 1

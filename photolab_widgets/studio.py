@@ -14,11 +14,13 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, TextIO
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from . import edits, queries, task_pages
 from .config import Settings
 from .db import init_db, make_engine
+from .health import DatabaseUnavailable, describe_database_error, scrubbed_traceback
 from .images import image_url
 from .queries import Person, SceneWithTasks, TaskFilter, TaskPage, TaskRow
 from .task_pages import FilterOptions, TaskDetail, TaskSlice
@@ -218,7 +220,25 @@ def connect(**overrides: Any) -> Studio:
     Keywords: ``database_url``, ``broker_url``, ``result_backend``,
     ``image_base_url``, ``home``. Tables are created when missing (``scenes``
     is never altered), so a fresh embedded database is ready to use.
+
+    Raises
+    ------
+    DatabaseUnavailable
+        The database cannot be reached or used. The message is one plain
+        sentence with the password masked; the driver's own exception is not
+        chained, since its text may quote the URL.
     """
-    studio = Studio(Settings.from_env(**overrides))
-    studio.init_db()
+    settings = Settings.from_env(**overrides)
+    url = settings.database_url
+    try:
+        studio = Studio(settings)
+    except (SQLAlchemyError, ValueError, ImportError) as exc:
+        # An unparsable URL (whose text SQLAlchemy quotes whole), no driver.
+        raise DatabaseUnavailable(describe_database_error(exc, url)) from None
+    try:
+        studio.init_db()
+    except SQLAlchemyError as exc:
+        studio.close()
+        log.debug("connect failed:\n%s", scrubbed_traceback(exc, url))
+        raise DatabaseUnavailable(describe_database_error(exc, url)) from None
     return studio
