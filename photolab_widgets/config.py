@@ -15,6 +15,7 @@ the studio's OSS test bucket.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -125,4 +126,10 @@ def redact_url(url: str) -> str:
     try:
         return make_url(url).render_as_string(hide_password=True)
     except Exception:
-        return url.split("://", 1)[0] + "://***"
+        scheme, sep, _rest = url.partition("://")
+        # Keep a scheme only when it is one: a string without "://" may be a
+        # password pasted in the wrong place.
+        return f"{scheme}://***" if sep and re.fullmatch(_SCHEME, scheme) else "***"
+
+
+_SCHEME = r"[A-Za-z][A-Za-z0-9+.\-]*"

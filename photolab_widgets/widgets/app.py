@@ -78,6 +78,15 @@ class AppPage(w.VBox):
         )
         self.add_class("photolab-app")
 
+    def close(self) -> None:
+        """Close the page and every widget under it (views, layouts, styles).
+
+        Re-running the app cell in JupyterLab would otherwise leave the old
+        page's widget models alive in the kernel.
+        """
+        close_tree(self, keep_self=True)
+        super().close()
+
     def show(self, tab: str) -> None:
         """Switch to the tab titled ``tab`` (``Tasks``, ``Generate``, ``Scenes``)."""
         self.tabs.selected_index = list(self.views).index(tab)
@@ -109,7 +118,7 @@ def build_app(studio: Studio, link: DeepLink | None = None) -> AppPage:
         What the page's address asks to open; ``None`` or an empty link opens
         the first tab.
     """
-    link = link or DeepLink()
+    link = DeepLink() if link is None else link
     views = {
         "Tasks": TaskGallery(studio),
         "Generate": _not_yet("The generate panel"),
@@ -136,6 +145,18 @@ def _find_target(studio: Studio, link: DeepLink) -> tuple[bool, str]:
             return False, f"No scene belongs to a collection named {link.collection!r}."
         return True, f"Opened collection {link.collection!r} from the link."
     return False, "The link names nothing to open."
+
+
+def close_tree(widget: w.Widget, keep_self: bool = False) -> None:
+    """Close ``widget``, its descendants, and their layout and style models."""
+    for child in getattr(widget, "children", ()):
+        close_tree(child)
+    for name in ("layout", "style"):
+        part = getattr(widget, name, None)
+        if isinstance(part, w.Widget):
+            part.close()
+    if not keep_self:
+        widget.close()
 
 
 def _hand_to_view(view: Any, link: DeepLink) -> None:
