@@ -171,3 +171,28 @@ def test_serve_with_a_token_then_stop_on_sigterm(seeded_home: Path):
         assert not Path(f"/proc/{pid}").exists() or _is_zombie(pid)
     with pytest.raises(OSError):
         urllib.request.urlopen(f"http://127.0.0.1:{port}/photolab/", timeout=5)
+
+
+@pytest.mark.slow
+def test_demo_serves_and_stops_every_child_on_sigterm(home: Path):
+    port = processes.free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "photolab_widgets.cli", "demo", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        for line in proc.stdout:
+            if "open http" in line:
+                break
+        assert _status(f"http://127.0.0.1:{port}/") == 200
+        children = _children(proc.pid)
+        assert any(" voila " in c for c in children.values())
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        rest = proc.communicate(timeout=60)[0]
+    assert proc.returncode == 0, rest
+    for pid in children:
+        assert not Path(f"/proc/{pid}").exists() or _is_zombie(pid)
