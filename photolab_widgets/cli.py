@@ -54,7 +54,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     studio.close()
 
     port = args.port or processes.free_port()
-    env = dict(os.environ, PHOTOLAB_HOME=str(settings.home))
+    env = processes.voila_env(dict(os.environ, PHOTOLAB_HOME=str(settings.home)))
     logs = settings.home / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     children = []
@@ -66,7 +66,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return processes.run_until_stopped(
         children,
         env=env,
-        url=url,
+        probe_url=processes.voila_probe_url(url),
         ready=f"photolab demo: open {url}  (logs in {logs}; Ctrl-C stops)",
         name="demo",
     )

@@ -26,6 +26,9 @@ log = logging.getLogger(__name__)
 REPO_ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
 APP_NOTEBOOK = NOTEBOOKS_DIR / "app.ipynb"
+#: Jupyter data folder holding the app's Voila template (``photolab``).
+SHARE_DIR = Path(__file__).resolve().parent / "share"
+VOILA_TEMPLATE = "photolab"
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -109,6 +112,7 @@ def voila_argv(
         "--Voila.port_retries=0",
         "--no-browser",
         "--show_tracebacks=False",
+        f"--template={VOILA_TEMPLATE}",
     ]
     if base_url is not None:
         argv.append(f"--Voila.base_url={base_url}")
@@ -119,6 +123,27 @@ def voila_argv(
         for folder in [str(config_dir), os.getcwd(), *jupyter_config_path()]:
             argv.append(f"--Voila.config_file_paths={folder}")
     return argv
+
+
+def voila_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """``env`` (default: this process's) plus where Voila finds our template.
+
+    Voila looks for templates only in the Jupyter data folders, so the
+    package's ``share`` folder goes first on ``JUPYTER_PATH``.
+    """
+    out = dict(os.environ if env is None else env)
+    rest = out.get("JUPYTER_PATH")
+    out["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(SHARE_DIR), rest]))
+    return out
+
+
+def voila_probe_url(page_url: str) -> str:
+    """A URL that shows Voila answers without rendering the app.
+
+    Asking for the page itself would start a kernel for nobody, which then
+    runs until the server stops.
+    """
+    return page_url.rstrip("/") + "/voila/static/"
 
 
 def write_voila_config(folder: Path, *, token: str) -> Path:
@@ -169,11 +194,11 @@ def run_until_stopped(
     children: Sequence[tuple[Sequence[str], Path]],
     *,
     env: Mapping[str, str],
-    url: str,
+    probe_url: str,
     ready: str,
     name: str,
 ) -> int:
-    """Start ``children``, wait for ``url``, then run until Ctrl-C or SIGTERM.
+    """Start ``children``, wait for ``probe_url``, then run until Ctrl-C/SIGTERM.
 
     Each child is ``(argv, log_path)``. SIGTERM is turned into the same
     KeyboardInterrupt as Ctrl-C before the first child starts, so that every
@@ -187,7 +212,7 @@ def run_until_stopped(
             procs.append(start(argv, env=env, log_path=log_path))
             stack.enter_context(running(procs[-1]))
         try:
-            wait_for_http(url, timeout=120, watch=procs)
+            wait_for_http(probe_url, timeout=120, watch=procs)
         except ChildProcessError:
             print(f"the {name} did not start; see the logs", file=sys.stderr)
             return 1

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
-import os
 import secrets
 import socket
 import sys
@@ -153,8 +152,10 @@ def run(args: argparse.Namespace) -> int:
         )
         return processes.run_until_stopped(
             [(argv, logs / "voila.log")],
-            env=dict(os.environ),
-            url=f"http://{_probe_host(args.ip)}:{args.port}{base_url}",
+            env=processes.voila_env(),
+            probe_url=processes.voila_probe_url(
+                f"http://{_probe_host(args.ip)}:{args.port}{base_url}"
+            ),
             ready=f"photolab serve: open {shown}  (log in {logs}; Ctrl-C stops)",
             name="server",
         )

@@ -54,6 +54,7 @@ def start_voila(
     env = {k: v for k, v in os.environ.items() if not k.startswith("PHOTOLAB_")}
     env["PHOTOLAB_HOME"] = str(home)
     env.update(extra_env or {})
+    env = processes.voila_env(env)
     home.mkdir(parents=True, exist_ok=True)
     log = home / "voila.log"
     proc = processes.start(
@@ -61,7 +62,7 @@ def start_voila(
     )
     url = f"http://127.0.0.1:{port}/"
     try:
-        processes.wait_for_http(url, timeout=90)
+        processes.wait_for_http(processes.voila_probe_url(url), timeout=90)
     except TimeoutError:
         processes.stop(proc)
         raise

@@ -54,9 +54,12 @@ def test_link_to_a_missing_task_says_so(demo_server, page):
     assert _current_tab(page) == "Tasks"
 
 
-def test_page_has_title_tabs_and_no_notice_without_link(demo_server, page):
-    page.goto(demo_server.url)
+def test_page_says_what_it_loads_then_shows_title_and_tabs(demo_server, page):
+    page.goto(demo_server.url, wait_until="commit")
+    loading = page.wait_for_selector("#loading_text", timeout=30_000)
+    assert "studio" in loading.inner_text()  # the app's words, not Voila's
     wait_for_widgets(page)
+    assert page.locator("#loading").count() == 0
     assert page.title() == "Photolab studio"
     assert page.locator(".photolab-title").inner_text() == "Photolab studio"
     tabs = page.locator(".photolab-app .lm-TabBar-tab").all_inner_texts()
