@@ -126,6 +126,11 @@ def run(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     try:
         token = choose_token(args.ip, args.token, args.no_token)
+        if not processes.APP_NOTEBOOK.exists():
+            raise ServeRefused(
+                f"the app notebook is not at {processes.APP_NOTEBOOK}; install "
+                "from a checkout (pip install -e .), which keeps notebooks/."
+            )
         _check_port(args.ip, args.port)
         check_database(settings.database_url)
     except (ServeRefused, DatabaseUnavailable) as exc:
