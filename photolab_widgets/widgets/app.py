@@ -10,10 +10,10 @@ Deep links
 ----------
 ``?task=`` selects the Tasks tab, ``?scene=`` and ``?collection=`` the Scenes
 tab (see :mod:`.links`). The app checks that the target exists and says so in
-a notice above the tabs. A view follows a link further through a public
-``open_link(link)`` method when it has one (the gallery selecting the task,
-the scene board showing the collection or the scene); a view without that
-method only gets its tab selected.
+a notice above the tabs, then hands the link to the tab's view: a view with a
+public ``open_link(link)`` method follows it itself (the scene board shows
+the collection, or the page holding the scene), and the gallery opens the
+task's detail panel through ``select(task_id)``, as its Details button does.
 """
 
 from __future__ import annotations
@@ -96,12 +96,12 @@ class AppPage(w.VBox):
         messages = list(link.problems)
         try:
             found, sentence = _find_target(self.studio, link)
+            if found and link.tab is not None:
+                self.show(link.tab)
+                _hand_to_view(self.views[link.tab], link)
         except Exception:
             log.exception("could not follow the link %r", link)
             found, sentence = False, "The link could not be followed just now."
-        if found and link.tab is not None:
-            self.show(link.tab)
-            _hand_to_view(self.views[link.tab], link)
         messages.append(sentence)
         kind = "info" if found and not link.problems else "warning"
         self.link_notice.value = notice(" ".join(messages), kind)
@@ -160,10 +160,12 @@ def close_tree(widget: w.Widget, keep_self: bool = False) -> None:
 
 
 def _hand_to_view(view: Any, link: DeepLink) -> None:
-    # The views' own public method, when they have one (see the module doc).
+    """Let the view show the link's target through its own public action."""
     open_link = getattr(view, "open_link", None)
-    if callable(open_link):
+    if callable(open_link):  # SceneBoard: the collection, or the scene's page
         open_link(link)
+    elif isinstance(view, TaskGallery) and link.task_id is not None:
+        view.select(link.task_id)  # the detail panel, as a card's button does
 
 
 def error_page(message: str) -> w.VBox:
