@@ -128,7 +128,13 @@ def test_app_notebook_renders_its_widgets_in_jupyterlab(lab: Lab, page):
     assert page.locator(".photolab-app-error").count() == 0
     tabs = output.locator(".lm-TabBar-tab").all_inner_texts()
     assert tabs == ["Tasks", "Generate", "Scenes"]
-    # ipytree's front end: present once a view on the page shows a tree.
-    if page.locator(".photolab-app .jstree").count():
-        assert page.locator(".photolab-app .jstree-node").count() > 0
+    assert output.locator(".plg-card, .plg-gallery").count() > 0  # the gallery
+
+    # ipytree's front end: the params editor of a scene card is a jstree.
+    output.get_by_role("tab", name="Scenes").click()
+    card = output.locator(".plw-scene-card").first
+    card.wait_for(timeout=30_000)
+    card.get_by_role("button", name="Edit params").click()
+    card.locator(".jstree .jstree-anchor").first.wait_for(timeout=30_000)
+    assert "Error displaying widget" not in page.content()
     screenshot(page, "jupyterlab-app.png")
