@@ -429,11 +429,10 @@ def test_a_failing_refresh_is_one_sentence(studio, gallery_of, caplog):
 
 def test_the_app_shows_the_gallery_in_its_tasks_tab(studio):
     app = build_app(studio)
-    tabs = app.children[1]
-    index = tabs.titles.index("Tasks")
-    gallery = tabs.children[index]
+    index = app.tabs.titles.index("Tasks")
+    gallery = app.tabs.children[index]
     assert isinstance(gallery, TaskGallery)
-    gallery.close()
+    app.close()
 
 
 def test_the_bench_prints_both_builds_and_the_goals(capsys):
