@@ -28,6 +28,7 @@ import ipywidgets as w
 from ..health import DatabaseUnavailable, scrub, scrubbed_traceback
 from ..studio import Studio, connect
 from .gallery import TaskGallery
+from .generate import GeneratePanel
 from .links import DeepLink, current_link
 from .scene import SceneBoard
 from .style import notice, style_widget
@@ -37,11 +38,6 @@ log = logging.getLogger(__name__)
 TITLE = "Photolab studio"
 SUBTITLE = "Render tasks, generate a collection for a person, edit scenes."
 TABS = ("Tasks", "Generate", "Scenes")
-
-
-def _not_yet(name: str) -> w.Widget:
-    # The view's module does not exist yet; the tab says so instead of failing.
-    return w.HTML(f"<p><em>{html.escape(name)} is not built yet.</em></p>")
 
 
 def _header() -> list[w.Widget]:
@@ -121,7 +117,7 @@ def build_app(studio: Studio, link: DeepLink | None = None) -> AppPage:
     link = DeepLink() if link is None else link
     views = {
         "Tasks": TaskGallery(studio),
-        "Generate": _not_yet("The generate panel"),
+        "Generate": GeneratePanel(studio),
         "Scenes": SceneBoard(studio),
     }
     page = AppPage(studio, views)

@@ -18,7 +18,8 @@ STATUS_LOOK: dict[str, tuple[str, str, str]] = {
     # status: (word, symbol, colour)
     "pending": ("Waiting", "○", "#6b7280"),
     "queued": ("Queued", "◔", "#2563eb"),
-    "running": ("Rendering", "◑", "#b45309"),
+    "set_up": ("Set up", "◑", "#0e7490"),
+    "running": ("Rendering", "◕", "#b45309"),
     "done": ("Done", "●", "#15803d"),
     "failed": ("Failed", "✕", "#b91c1c"),
     "cancelled": ("Cancelled", "⊘", "#6b7280"),
