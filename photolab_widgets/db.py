@@ -14,17 +14,68 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DBAPIError
 
+from .health import DatabaseUnavailable
 from .models import Base, Batch, Scene, Task, User
 
 log = logging.getLogger(__name__)
 
 SQLITE_BUSY_TIMEOUT_S = 30
+
+#: MySQL/MariaDB client and server error codes that mean "the server is not
+#: there right now", not "the statement is wrong": cannot connect (2002, 2003),
+#: shutdown in progress (1053), connection killed (1927), gone away or lost
+#: mid-query (2006, 2013), and the rest of what SQLAlchemy counts as a
+#: disconnect (2014, 2045, 2055, 4031).
+OUTAGE_ERROR_CODES = frozenset(
+    {1053, 1927, 2002, 2003, 2006, 2013, 2014, 2045, 2055, 4031}
+)
+
+
+#: What a view says when the database does not answer (see
+#: :func:`outages_reported`).
+OUTAGE_SENTENCE = (
+    "the database did not answer (it may be restarting or unreachable); "
+    "try again in a moment."
+)
+
+
+def is_outage(exc: BaseException) -> bool:
+    """Whether a SQLAlchemy error means the server is gone, not a bad statement."""
+    if not isinstance(exc, DBAPIError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    args: tuple[Any, ...] = tuple(getattr(exc.orig, "args", ()))
+    return bool(args) and args[0] in OUTAGE_ERROR_CODES
+
+
+@contextmanager
+def outages_reported() -> Iterator[None]:
+    """Turn a lost or refused connection into :class:`DatabaseUnavailable`.
+
+    Raised instead of the driver's error so that a view can say one plain
+    sentence (``str(exc)``, :data:`OUTAGE_SENTENCE`) rather than a driver
+    message. A transaction the connection was in never committed, and the
+    server rolls it back, so the action can simply be tried again; the pool's
+    pre-ping makes the next action open a fresh connection once the server is
+    back. (The same class says why :func:`~photolab_widgets.connect` failed.)
+    """
+    try:
+        yield
+    except DBAPIError as exc:
+        if is_outage(exc):
+            log.warning("database unavailable: %s", exc.orig)
+            raise DatabaseUnavailable(OUTAGE_SENTENCE) from exc
+        raise
 
 
 def _json_dumps(value: Any) -> str:

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from . import edits, queries, task_pages
 from .config import Settings
-from .db import init_db, make_engine
+from .db import init_db, make_engine, outages_reported
 from .health import DatabaseUnavailable, describe_database_error, scrubbed_traceback
 from .images import image_url
 from .queries import Person, SceneWithTasks, TaskFilter, TaskPage, TaskRow
@@ -48,8 +48,12 @@ class Studio:
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        """A session that commits on success and rolls back on any error."""
-        with self._sessions() as session:
+        """A session that commits on success and rolls back on any error.
+
+        A lost or refused connection comes out as
+        :class:`~photolab_widgets.db.DatabaseUnavailable`.
+        """
+        with outages_reported(), self._sessions() as session:
             try:
                 yield session
                 session.commit()
@@ -177,11 +181,13 @@ class Studio:
         :class:`~photolab_widgets.edits.ParamsConflict` when someone else
         changed the row meanwhile.
         """
-        return edits.save_params(self.engine, scene_id, value, base=base)
+        with outages_reported():
+            return edits.save_params(self.engine, scene_id, value, base=base)
 
     def bump_rate(self, scene_id: int, delta: float) -> float:
         """Add ``delta`` to a scene's rate atomically, clamped to 0..10."""
-        return edits.bump_rate(self.engine, scene_id, delta)
+        with outages_reported():
+            return edits.bump_rate(self.engine, scene_id, delta)
 
     # -- generate (photolab_widgets.dispatch.batches) -----------------------
 

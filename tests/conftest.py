@@ -44,6 +44,24 @@ def redis_url() -> str:
     return services.redis_base_url()
 
 
+@pytest.fixture(scope="module")
+def own_mariadb() -> Iterator[services.PrivateMariaDB]:
+    """A private MariaDB for one test module, to stop, kill and restart at will."""
+    server = services.private_server(services.PrivateMariaDB)
+    assert isinstance(server, services.PrivateMariaDB)
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="module")
+def own_redis() -> Iterator[services.PrivateRedis]:
+    """A private Redis for one test module, to stop and start at will."""
+    server = services.private_server(services.PrivateRedis)
+    assert isinstance(server, services.PrivateRedis)
+    yield server
+    server.close()
+
+
 def _make_studio(kind: str, home: Path, request: pytest.FixtureRequest) -> Studio:
     if kind == "sqlite":
         settings = Settings.from_env(home=home)

@@ -48,6 +48,7 @@ from typing import Any
 import ipywidgets as w
 from ipywidgets.widgets.widget_string import HTMLStyle
 
+from ..db import DatabaseUnavailable
 from ..images import browser_src
 from ..models import FINISHED_STATUSES, TaskStatus
 from ..queries import TaskFilter, TaskRow
@@ -749,6 +750,10 @@ class TaskGallery(w.VBox):
                     return
                 try:
                     changed = self._refresh_page()
+                except DatabaseUnavailable as exc:
+                    log.warning("TaskGallery: background refresh failed: %s", exc)
+                    self._say(f"Could not refresh the tasks: {exc}", error=True)
+                    changed = 0
                 except Exception:
                     log.exception("TaskGallery: background refresh failed")
                     self._say(
@@ -773,6 +778,9 @@ class TaskGallery(w.VBox):
             action(*args)
         except TaskNotFound as exc:
             self._say(f"Could not {doing}: {exc}.", error=True)
+        except DatabaseUnavailable as exc:
+            log.warning("TaskGallery could not %s", doing, exc_info=True)
+            self._say(f"Could not {doing}: {exc}", error=True)
         except Exception:
             log.exception("TaskGallery could not %s", doing)
             self._say(f"Could not {doing}. The kernel log has the details.", error=True)
