@@ -110,7 +110,9 @@ def save_params(
     base:
         The params the editor loaded. When given, the save happens only if the
         row still holds an equal value (types included); otherwise
-        :class:`ParamsConflict` is raised and the row is left as it was.
+        :class:`ParamsConflict` is raised and the row is left as it was. A row
+        that already holds ``value`` is no conflict: that is a save repeated
+        after its answer was lost, and it succeeds without writing.
 
     Raises
     ------
@@ -125,6 +127,11 @@ def save_params(
         if row is None:
             raise SceneNotFound(scene_id)
         if base is not UNCHECKED and not jsondoc.same(row.params, base):
+            if jsondoc.same(row.params, value):
+                # A repeat of a save whose answer was lost (the connection
+                # dropped after the commit): it is already there.
+                log.info("params of scene %s already saved", scene_id)
+                return row.params
             raise ParamsConflict(scene_id, row.params)
         stored = _column_value(value, conn.dialect.name)
         conn.execute(update(Scene).where(where).values(params=stored))

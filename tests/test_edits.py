@@ -138,6 +138,19 @@ def test_conflict_compares_parsed_json_with_types(studio):
     assert stored_params(studio, sid) == {"c": 1}
 
 
+def test_a_save_repeated_after_its_answer_was_lost_is_not_a_conflict(studio):
+    # The connection can drop after the server committed but before the client
+    # heard so; the card then says "Not saved" and the researcher presses Save
+    # again with the same base. The row already holds their value: no conflict.
+    sid = add_scene(studio, params={"steps": 30})
+    base = stored_params(studio, sid)
+    studio.save_params(sid, {"steps": 31}, base=base)
+
+    assert studio.save_params(sid, {"steps": 31}, base=base) == {"steps": 31}
+    with pytest.raises(ParamsConflict):
+        studio.save_params(sid, {"steps": 32}, base=base)
+
+
 def _race_two_saves(studio, scene_id: int, base, values: list) -> list[str]:
     barrier = threading.Barrier(len(values))
     outcomes: list[str] = []
