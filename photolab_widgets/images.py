@@ -74,7 +74,7 @@ def browser_src(url: str | None, width: int = 320) -> str | None:
         path = Path(unquote(urlparse(url).path))
         try:
             stat = path.stat()
-        except OSError:
+        except (OSError, ValueError):  # missing, or a key with a NUL byte
             return None
         return _inline(str(path), stat.st_mtime_ns, int(width))
     return thumbnail_url(url, width)

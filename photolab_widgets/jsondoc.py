@@ -120,6 +120,11 @@ def loads(text: str) -> Any:
         ) from None
     except JsonValueError:  # from the hooks below
         raise
+    except RecursionError:  # about a thousand [ or { deep
+        raise JsonValueError(
+            "The text is nested too deeply to read (arrays or objects about a "
+            "thousand levels inside each other)."
+        ) from None
     except ValueError:  # Python refuses to parse integers of over 4300 digits
         raise JsonValueError(
             "A number in the text is too long to read (over 4300 digits)."
@@ -307,6 +312,23 @@ def _index(key: Key) -> int:
     if not isinstance(key, int):
         raise JsonValueError(f"An array index must be a number, not {key!r}.")
     return key
+
+
+def count_values(value: Any, limit: int) -> int:
+    """How many values ``value`` holds, itself included; stops counting past ``limit``.
+
+    Without recursion, so a deep document cannot exhaust the stack, and
+    without walking all of a document that is far over the limit.
+    """
+    count, stack = 0, [value]
+    while stack and count <= limit:
+        item = stack.pop()
+        count += 1
+        if isinstance(item, Mapping):
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+    return count
 
 
 def summary(value: Any) -> str:

@@ -34,6 +34,12 @@ ICONS = {
 }
 ROOT_NAME = "params"
 _KEY_LIMIT = 40
+#: Above this many values the tree is not drawn and the document is edited as
+#: raw text. Each value is an ipytree node, a widget model the kernel and the
+#: browser keep in step: 1,000 take about 0.4 s to build, 10,000 about 5 s and
+#: a 1 MB document (some 100,000 values) most of a minute, with the kernel
+#: busy all that time. Real params hold a few dozen.
+MAX_TREE_VALUES = 1_000
 
 
 def node_label(key: Key | None, value: Any) -> str:
@@ -81,6 +87,10 @@ class JsonEditor(w.VBox):
     number would round) stay exact. The value is never changed in place: each
     edit builds a new one (see :mod:`photolab_widgets.jsondoc`).
 
+    A document of more than ``max_tree_values`` values (``MAX_TREE_VALUES``)
+    gets no tree: the notice says so and the raw text is the editor. Typing a
+    smaller document into the raw text brings the tree back.
+
     Attributes
     ----------
     value : Any
@@ -94,13 +104,25 @@ class JsonEditor(w.VBox):
         Why the form or the raw text is not applied, if one of them is not.
     selected_path : tuple or None
         The selected node's path (``()`` is the root).
+    text_only : bool
+        Whether the document is too big for the tree and is edited as text.
+    notice : ipywidgets.HTML
+        Says why the tree is not shown, when it is not.
     tree : ipytree.Tree
         The tree; each node's label is escaped markup.
     key_field, type_field, value_field, raw_field : ipywidgets widgets
         The form and the raw text, as a person types into them.
     """
 
-    def __init__(self, value: Any = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        value: Any = None,
+        *,
+        max_tree_values: int = MAX_TREE_VALUES,
+        **kwargs: Any,
+    ) -> None:
+        self.max_tree_values = max_tree_values
+        self.notice = w.HTML()
         self.tree = Tree(
             multiple_selection=False,
             layout=w.Layout(
@@ -150,8 +172,10 @@ class JsonEditor(w.VBox):
             ],
             layout=w.Layout(width="45%"),
         )
+        self._tree_and_form = w.HBox([self.tree, form])
         super().__init__(
-            [w.HBox([self.tree, form]), self.raw_field, self.raw_message], **kwargs
+            [self.notice, self._tree_and_form, self.raw_field, self.raw_message],
+            **kwargs,
         )
         self.add_class("photolab-json-editor")
 
@@ -164,6 +188,7 @@ class JsonEditor(w.VBox):
         self._field_error: str | None = None
         self._raw_error: str | None = None
         self._quiet = 0
+        self._text_only = False
         self._callbacks: list[Callable[[JsonEditor], None]] = []
 
         self.tree.observe(self._on_selected_nodes_change, "selected_nodes")
@@ -197,6 +222,10 @@ class JsonEditor(w.VBox):
     def selected_path(self) -> Path | None:
         return self._selected
 
+    @property
+    def text_only(self) -> bool:
+        return self._text_only
+
     def on_change(self, callback: Callable[[JsonEditor], None]) -> None:
         """Call ``callback(editor)`` after every edit, load and error change."""
         self._callbacks.append(callback)
@@ -219,8 +248,7 @@ class JsonEditor(w.VBox):
         if redraw:
             self._rebuild(())
         self._sync_raw()
-        keep = self._selected if self._selected in self._nodes else ()
-        self.select(keep or (), force=True)
+        self._reselect(self._selected)
         self._changed()
 
     def revert(self) -> None:
@@ -275,7 +303,7 @@ class JsonEditor(w.VBox):
         An empty editor becomes an object with one key. The new node holds an
         empty string and is selected, ready for its key, type and value.
         """
-        if self._locked_by_raw():
+        if self._locked_by_raw() or self._text_only:
             return None
         path = self._selected if self._selected is not None else ()
         target = jsondoc.get(self._doc, path)
@@ -303,7 +331,7 @@ class JsonEditor(w.VBox):
 
     def delete(self) -> None:
         """Delete the selected node; deleting the root empties the editor."""
-        if self._locked_by_raw() or self._selected is None:
+        if self._locked_by_raw() or self._selected is None or self._text_only:
             return
         path = self._selected
         self._doc = jsondoc.delete(self._doc, path)
@@ -387,18 +415,25 @@ class JsonEditor(w.VBox):
             return
         self._raw_error = None
         self.raw_message.value = ""
-        if not jsondoc.same(value, self._doc):
+        if not jsondoc.same(value, self._doc) or self._text_only:
             self._doc = value
             self._rebuild(())
-        keep = self._selected if self._selected in self._nodes else ()
-        self.select(keep or (), force=True)
+        self._reselect(self._selected)
         self._changed()
 
     def _after_edit(self, select: Path) -> None:
         self._field_error = None
         self._sync_raw()
-        self.select(select if select in self._nodes else (), force=True)
+        self._reselect(select)
         self._changed()
+
+    def _reselect(self, path: Path | None) -> None:
+        """Select ``path`` if it is still drawn, else the root (none without a tree)."""
+        if self._text_only:
+            self._selected = None
+            self._bind_form()
+            return
+        self.select(path if path in self._nodes else (), force=True)
 
     def _locked_by_raw(self) -> bool:
         if self._raw_error is None:
@@ -410,6 +445,11 @@ class JsonEditor(w.VBox):
 
     def _rebuild(self, path: Path) -> None:
         """Draw the node at ``path`` afresh and close the one it replaces."""
+        if not path and self._too_big_for_tree():
+            self._drop_tree()
+            return
+        if self._text_only:
+            self._show_tree()
         old = self._nodes.get(path)
         for stale in [p for p in self._nodes if p[: len(path)] == path]:
             gone = self._nodes.pop(stale)
@@ -424,6 +464,32 @@ class JsonEditor(w.VBox):
             self.tree.nodes = (new,)
         if old is not None:
             close_deep(old)
+
+    def _too_big_for_tree(self) -> bool:
+        limit = self.max_tree_values
+        return jsondoc.count_values(self._doc, limit) > limit
+
+    def _drop_tree(self) -> None:
+        """Edit as text only: close every node and say why there is no tree."""
+        old = self.tree.nodes
+        self.tree.nodes = ()
+        for node in old:
+            close_deep(node)
+        self._nodes.clear()
+        self._paths.clear()
+        self._selected = None
+        self._text_only = True
+        self._tree_and_form.layout.display = "none"
+        self.notice.value = _error_html(
+            f"This document has more than {self.max_tree_values:,} values, too "
+            "many to draw as a tree without stalling the page. Edit it as text "
+            "below; a smaller document gets its tree back."
+        )
+
+    def _show_tree(self) -> None:
+        self._text_only = False
+        self._tree_and_form.layout.display = None
+        self.notice.value = ""
 
     def _make_node(self, path: Path, key: Key | None, value: Any) -> Node:
         kind = jsondoc.type_of(value)

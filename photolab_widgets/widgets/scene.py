@@ -50,6 +50,9 @@ TASK_THUMB_WIDTH = 84
 #: the newest ones and a count of the rest.
 MAX_TASK_THUMBS = 24
 PROMPT_FOLD = 220
+#: Characters of params shown on a closed card. A 1 MB document would make
+#: every page of the board megabytes of markup; the editor shows all of it.
+PARAMS_PREVIEW_CHARS = 4_000
 ALL_COLLECTIONS = "All collections"
 
 CSS = """
@@ -151,7 +154,15 @@ def _prompt_html(prompt: str | None) -> str:
 def params_html(params: Any) -> str:
     if params is None:
         return "<div>params: <span class='plw-muted'>empty (NULL)</span></div>"
-    return f"<pre class='plw-params'>{_e(jsondoc.dumps(params))}</pre>"
+    text = jsondoc.dumps(params)
+    if len(text) <= PARAMS_PREVIEW_CHARS:
+        return f"<pre class='plw-params'>{_e(text)}</pre>"
+    rest = len(text) - PARAMS_PREVIEW_CHARS
+    return (
+        f"<pre class='plw-params'>{_e(text[:PARAMS_PREVIEW_CHARS])}\n"
+        f"<span class='plw-muted'>… {rest:,} more characters; Edit params shows "
+        "them all.</span></pre>"
+    )
 
 
 def tasks_html(studio: Studio, tasks: Sequence[TaskRow]) -> str:
