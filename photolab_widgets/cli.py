@@ -94,6 +94,7 @@ _BENCHMARKS = {
     "generate": "photolab_widgets.bench.generate",
     "gallery": "photolab_widgets.bench.gallery",
     "scenes": "photolab_widgets.bench.scenes",
+    "load": "photolab_widgets.bench.load",
 }
 
 
