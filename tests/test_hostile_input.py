@@ -413,3 +413,14 @@ def test_a_ten_thousand_character_prompt_is_folded_and_kept(studio: Studio) -> N
     assert prompt in parse(gallery.detail_html.value).text
     card.close()
     gallery.close()
+
+
+def test_the_limits_bench_shows_the_tree_limit_at_work(capsys) -> None:
+    from argparse import Namespace
+
+    from photolab_widgets.bench import limits
+
+    assert limits.run(Namespace(sizes="50,1200")) == 0
+    out = capsys.readouterr().out
+    assert "with the limit: tree" in out and "with the limit: raw text" in out
+    assert "1.0 MB params: built in" in out and "10,000-character prompt" in out
