@@ -231,7 +231,11 @@ class PrivateMariaDB(PrivateServer):
 
 
 class PrivateRedis(PrivateServer):
-    """``redis-server`` without persistence: a restart starts empty, like a crash."""
+    """``redis-server`` with an append-only file, as a production Redis has.
+
+    A clean :meth:`stop` and :meth:`start` keep the queued messages and the
+    results; :meth:`kill` may lose the last second of them.
+    """
 
     kind = "redis"
 
@@ -258,7 +262,9 @@ class PrivateRedis(PrivateServer):
             "--save",
             "",
             "--appendonly",
-            "no",
+            "yes",
+            "--appendfsync",
+            "everysec",
         ]
 
     def answers(self) -> str | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -58,6 +59,8 @@ def worker_env(settings: Settings) -> dict[str, str]:
 @dataclass
 class WorkerLog:
     path: Path
+    #: The worker's main process (the fault tests kill it or its pool).
+    proc: subprocess.Popen[bytes] | None = None
 
     def text(self) -> str:
         return self.path.read_text(errors="replace") if self.path.exists() else ""
@@ -98,7 +101,7 @@ def running_worker(
     settings.home.mkdir(parents=True, exist_ok=True)
     argv = worker_argv(delay) + [f"--queue={queue}", f"--concurrency={concurrency}"]
     proc = processes.start(argv, env=worker_env(settings), log_path=log_path)
-    log = WorkerLog(log_path)
+    log = WorkerLog(log_path, proc)
     try:
         wait_for(
             lambda: " ready." in log.text() or proc.poll() is not None,
