@@ -202,10 +202,21 @@ class Studio:
 
         return batches.generate(self, collection_name, person_id)
 
-    def batch_progress(self, batch_id: int) -> BatchProgress:
+    def batch_progress(
+        self, batch_id: int, *, stale_after: float | None = None
+    ) -> BatchProgress:
+        """The batch's counts; first marks its lost tasks stale (see batches)."""
         from .dispatch import batches
 
-        return batches.batch_progress(self, batch_id)
+        if stale_after is None:
+            stale_after = batches.STALE_AFTER_S
+        return batches.batch_progress(self, batch_id, stale_after=stale_after)
+
+    def broker_error(self) -> str | None:
+        """Why the task queue does not answer, or ``None`` when it does."""
+        from .dispatch.app import broker_error
+
+        return broker_error(self.celery)
 
     def cancel_batch(self, batch_id: int) -> CancelResult:
         """Cancel the batch's tasks that have not started."""

@@ -59,8 +59,9 @@ def make_celery(settings: Settings, *, queue: str | None = None) -> Celery:
         task_publish_retry=True,
         task_publish_retry_policy=PUBLISH_RETRY_POLICY,
         broker_transport_options=_broker_options(settings),
-        # A worker that dies mid-task gives its message back; render_scene
-        # claims its task row, so a redelivered message still renders once.
+        # A worker that dies mid-task gives its message back (or, with the
+        # tasks' retry_on_worker_lost, sends it again); render_scene claims
+        # its task row, so a message delivered twice still renders once.
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
@@ -68,6 +69,23 @@ def make_celery(settings: Settings, *, queue: str | None = None) -> Celery:
         **_backend_options(settings.result_backend),
     )
     return app
+
+
+def broker_error(app: Celery) -> str | None:
+    """Why the broker does not answer, or ``None`` when it does.
+
+    One connection attempt with the kernel's short timeout (about 1.5 s at
+    worst), for a view that must say "the queue is down" rather than wait.
+    """
+    try:
+        with app.connection_for_write() as conn:
+            conn.ensure_connection(
+                max_retries=1, interval_start=0, timeout=CONNECT_TIMEOUT_S
+            )
+    except Exception as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        return reason or type(exc).__name__
+    return None
 
 
 def _broker_options(settings: Settings) -> dict[str, Any]:
@@ -110,8 +128,20 @@ def relax_for_worker(app: Celery) -> None:
     if not is_embedded_broker(app.conf.broker_url):
         options.update(socket_timeout=30.0, socket_connect_timeout=10.0)
         options.pop("max_retries", None)
+    patient = {"max_retries": 60, "interval_start": 0, "interval_step": 1}
     app.conf.update(
         broker_transport_options=options,
+        # A worker that finishes a task while Redis restarts must still store
+        # the result (a chord counts them) and publish what follows it (the
+        # render of a per-scene chain): about five minutes of retries, where
+        # the kernel gives up at once.
+        result_backend_transport_options={
+            "retry_policy": {**patient, "interval_max": 5}
+        },
+        result_backend_always_retry=True,
+        result_backend_max_retries=60,
+        result_backend_max_sleep_between_retries_ms=5_000,
+        task_publish_retry_policy={**patient, "interval_max": 5},
         broker_connection_retry=True,
         broker_connection_retry_on_startup=True,
         broker_connection_max_retries=None,

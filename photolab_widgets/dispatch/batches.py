@@ -12,7 +12,15 @@ A task's life, and who moves it (``K`` the kernel, ``W`` the worker)::
     pending                      --K broker down------> undispatched
     pending, queued              --W set_up_scene-----> set_up
     pending, queued, set_up      --W render claims----> running
+    running                      --W the same message,
+                                    delivered again,
+                                    claims again-------> running
     running                      --W render ends------> done | failed
+    running, untouched for
+      stale_after; or any
+      unfinished task of a batch
+      untouched for stale_after  --K batch_progress---> stale
+    stale                        --W late render ends-> done
     pending, queued, set_up      --W set-up failed----> failed (the renders
                                                         it leaves unrun)
     pending, queued, set_up,
@@ -24,6 +32,16 @@ Every transition is a conditional UPDATE (``... WHERE status IN (...)``), so
 the kernel and the workers never undo each other: a worker that claims a task
 while the kernel is still marking it queued keeps it, a cancelled task cannot
 be claimed, and a message delivered twice renders once.
+
+Nothing stays unfinished forever. A render whose pool process is killed is
+delivered again by Celery (``acks_late`` with ``reject_on_worker_lost``) and
+that delivery may claim the ``running`` task again. But a whole worker killed
+leaves its message unacknowledged, and Redis gives it back only after its
+visibility timeout (an hour); a Redis restarted without persistence loses the
+queue. So :func:`batch_progress`, which the Generate panel polls, marks as
+``stale`` a running task no worker has touched for ``stale_after`` seconds,
+and every unfinished task of a batch in which no task has changed for that
+long. Stale tasks are retried like failed ones: the same rows, sent again.
 """
 
 from __future__ import annotations
@@ -33,6 +51,7 @@ import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy import bindparam, func, insert, or_, select, update
@@ -68,6 +87,12 @@ IN_FLIGHT = (
     TaskStatus.SET_UP,
     TaskStatus.RUNNING,
 )
+
+#: Seconds without a word from any worker after which an unfinished task is
+#: presumed lost (see the module docstring). It must be longer than the
+#: longest render: a worker that renders for longer touches the task's
+#: ``updated_at`` meanwhile (see the worker contract).
+STALE_AFTER_S = 15 * 60
 
 # The Core table, for an executemany UPDATE with one bound Celery id per row.
 _TASKS = Task.metadata.tables["tasks"]
@@ -161,7 +186,12 @@ class BatchProgress:
 
     @property
     def failed(self) -> int:
+        """Failed and stale tasks: both ended without a picture."""
         return self.count(TaskStatus.FAILED, TaskStatus.STALE)
+
+    @property
+    def stale(self) -> int:
+        return self.count(TaskStatus.STALE)
 
     @property
     def cancelled(self) -> int:
@@ -349,12 +379,19 @@ def _broker_message(studio: Studio, report: SendReport, total: int) -> str:
 # -- Follow ------------------------------------------------------------------
 
 
-def batch_progress(studio: Studio, batch_id: int) -> BatchProgress:
-    """Counts of the batch's tasks by status, and one error text if any."""
+def batch_progress(
+    studio: Studio, batch_id: int, *, stale_after: float = STALE_AFTER_S
+) -> BatchProgress:
+    """Counts of the batch's tasks by status, and one error text if any.
+
+    First marks the batch's lost tasks ``stale`` (see :func:`mark_stale`), so
+    that whoever follows a batch sees it end even when its worker died.
+    """
     with studio.session() as s:
         batch = s.get(Batch, batch_id)
         if batch is None:
             raise GenerateError(f"There is no batch {batch_id}.")
+        mark_stale(s, batch_id, stale_after)
         counts = {
             status: n
             for status, n in s.execute(
@@ -383,6 +420,67 @@ def batch_progress(studio: Studio, batch_id: int) -> BatchProgress:
             error=error,
             batch_error=batch.error,
         )
+
+
+def mark_stale(session: Session, batch_id: int, stale_after: float) -> int:
+    """Mark the batch's lost tasks ``stale``; return how many.
+
+    Lost: a ``running`` task untouched for ``stale_after`` seconds (its
+    worker died), or any unfinished task when no task of the batch has changed
+    for that long (no worker is working on it: dead, or its messages gone).
+    Two conditional UPDATEs that change nothing while the batch is healthy.
+    """
+    cutoff = utcnow() - timedelta(seconds=stale_after)
+    minutes = _duration(stale_after)
+    marked = 0
+    # Read before the first UPDATE, which touches the rows it marks.
+    latest = session.scalar(
+        select(func.max(Task.updated_at)).where(Task.batch_id == batch_id)
+    )
+    running = session.execute(
+        update(Task)
+        .where(
+            Task.batch_id == batch_id,
+            Task.status == TaskStatus.RUNNING.value,
+            Task.updated_at < cutoff,
+        )
+        .values(
+            status=TaskStatus.STALE.value,
+            error=(
+                f"stale: its worker said nothing for {minutes} while rendering "
+                "it (killed, or cut off); press Retry to send it again"
+            ),
+            updated_at=utcnow(),
+        )
+    )
+    marked += getattr(running, "rowcount", 0) or 0
+    if latest is not None and latest < cutoff:
+        idle = session.execute(
+            update(Task)
+            .where(
+                Task.batch_id == batch_id,
+                Task.status.in_([s.value for s in IN_FLIGHT]),
+            )
+            .values(
+                status=TaskStatus.STALE.value,
+                error=(
+                    f"stale: no worker touched this batch for {minutes} (workers "
+                    "down, or the queue lost its messages); press Retry to send "
+                    "it again"
+                ),
+                updated_at=utcnow(),
+            )
+        )
+        marked += getattr(idle, "rowcount", 0) or 0
+    if marked:
+        log.warning("batch %d: %d tasks marked stale", batch_id, marked)
+    return marked
+
+
+def _duration(seconds: float) -> str:
+    if seconds >= 120:
+        return f"{seconds / 60:.0f} minutes"
+    return f"{seconds:g} seconds"
 
 
 # -- Cancel and retry ----------------------------------------------------------

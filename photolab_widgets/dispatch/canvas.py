@@ -56,6 +56,7 @@ from dataclasses import dataclass
 
 from celery import Celery, chain, group
 from celery.canvas import Signature
+from celery.result import AsyncResult
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +122,32 @@ def scene_chain(app: Celery, job: Job) -> Signature:
     return chain(set_up, render_signature(app, job))
 
 
+def forget(app: Celery, result: AsyncResult) -> None:
+    """Stop the kernel listening for the results of what it just sent.
+
+    Building the chord's group results subscribes this process to every task's
+    result on a Redis backend and keeps the result objects until the results
+    arrive, which the kernel never reads (it follows the task rows in the
+    database). Left alone, the subscriptions pile up batch after batch, and
+    one dropped by the garbage collector while Redis is down raises out of
+    ``AsyncResult.__del__``. Dropped now, while the broker has just answered.
+    """
+    pending = [result]
+    seen: set[int] = set()
+    try:
+        while pending:
+            item = pending.pop()
+            if id(item) in seen:
+                continue
+            seen.add(id(item))
+            app.backend.remove_pending_result(item)
+            pending.extend(getattr(item, "results", None) or ())
+            if item.parent is not None:
+                pending.append(item.parent)
+    except Exception:  # tidying up must not turn a sent batch into an error
+        log.warning("could not drop the result subscriptions", exc_info=True)
+
+
 def choose_design(
     scene_count: int, spec_max_scenes: int = SPEC_CANVAS_MAX_SCENES
 ) -> Design:
@@ -151,6 +178,7 @@ def send(
                 "could not send the canvas of %d tasks", len(jobs), exc_info=True
             )
             return SendReport(design, (), exc)
+        forget(app, result)
         return SendReport(design, tuple(j.task_id for j in jobs), celery_id=result.id)
 
     sent: list[int] = []

@@ -12,6 +12,18 @@ not a picture fails the render. The demo data and the tests use exactly that.
 Each worker process opens its own engine (:class:`WorkerContext` checks the
 process id), because a pooled connection inherited across ``fork()`` gives
 random protocol errors.
+
+Two faults are not the task's own, and are retried rather than recorded as
+failures. A database that does not answer (restarting, cut off): the task is
+retried with a growing pause (1 s doubling to 30 s, about 20 minutes in all).
+A pool process killed mid-task (out of memory, a stray ``kill -9``): Celery
+sends the task again a second later (``retry_on_worker_lost``). A retry may
+claim its ``running`` (or ``stale``) task again, since the attempt that
+claimed it has ended, as long as the task still carries that message's id (a
+Retry from the panel gives it a new one). A message merely delivered twice
+(``acks_late``: Redis hands back the unacknowledged messages of a worker
+whose connection dropped, while that worker may still be rendering) is not a
+retry, and is skipped.
 """
 
 from __future__ import annotations
@@ -27,11 +39,12 @@ from typing import Any
 
 from celery import Celery, Task
 from PIL import Image
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, and_, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql.elements import ColumnElement
 
 from ..config import Settings
-from ..db import make_engine
+from ..db import DatabaseUnavailable, make_engine, outages_reported
 from ..demo import draw_base, draw_pose, draw_result, save_image
 from ..images import key_path
 from ..models import Scene, TaskStatus, User, utcnow
@@ -42,6 +55,21 @@ log = logging.getLogger(__name__)
 
 #: The statuses ``render_scene`` may claim a task from.
 CLAIMABLE = (TaskStatus.PENDING, TaskStatus.QUEUED, TaskStatus.SET_UP)
+
+#: Both tasks' options. A database that does not answer: Celery's retry with a
+#: pause of 1 s doubling up to 30 s (40 tries are about 20 minutes). A killed
+#: pool process: the same task sent again after ``default_retry_delay``.
+TASK_OPTIONS: dict[str, Any] = {
+    "bind": True,
+    "acks_late": True,
+    "autoretry_for": (DatabaseUnavailable,),
+    "retry_backoff": 1,
+    "retry_backoff_max": 30,
+    "retry_jitter": False,
+    "max_retries": 40,
+    "retry_on_worker_lost": True,
+    "default_retry_delay": 1,
+}
 
 SETUP_READY = "ready"
 SETUP_FAILED = "failed"
@@ -65,9 +93,11 @@ class WorkerContext:
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        with sessionmaker(self.engine(), expire_on_commit=False)() as session:
-            with session.begin():
-                yield session
+        """A transaction; a lost database raises :class:`DatabaseUnavailable`."""
+        with outages_reported():
+            with sessionmaker(self.engine(), expire_on_commit=False)() as session:
+                with session.begin():
+                    yield session
 
     def images_dir(self) -> Path:
         folder = self.settings.images_dir
@@ -97,8 +127,8 @@ def context() -> WorkerContext:
 
 def register(app: Celery) -> None:
     """Register both tasks on ``app`` under the names the canvas sends."""
-    app.task(name=SET_UP_SCENE, bind=True, acks_late=True)(set_up_scene_task)
-    app.task(name=RENDER_SCENE, bind=True, acks_late=True)(render_scene_task)
+    app.task(name=SET_UP_SCENE, **TASK_OPTIONS)(set_up_scene_task)
+    app.task(name=RENDER_SCENE, **TASK_OPTIONS)(render_scene_task)
 
 
 # -- set_up_scene ------------------------------------------------------------
@@ -109,6 +139,9 @@ def set_up_scene_task(self: Task, scene_id: int) -> dict[str, Any]:
     log.info("set_up_scene start scene=%s", scene_id)
     try:
         result = set_up_scene(ctx, scene_id)
+    except DatabaseUnavailable:
+        log.warning("set_up_scene scene=%s: database unavailable, retrying", scene_id)
+        raise
     except Exception as exc:
         try:
             failed = fail_downstream(
@@ -224,13 +257,21 @@ def fail_downstream(
 
 def render_scene_task(self: Task, task_id: int) -> dict[str, Any]:
     ctx = context()
-    claimed, scene_id, status = claim(ctx, task_id)
+    retry_of = self.request.id if self.request.retries else None
+    try:
+        claimed, scene_id, status = claim(ctx, task_id, retry_of=retry_of)
+    except DatabaseUnavailable:
+        log.warning("render_scene task=%s: database unavailable, retrying", task_id)
+        raise
     if not claimed:
         log.info("render_scene skip task=%s status=%s", task_id, status)
         return {"task_id": task_id, "skipped": status}
     log.info("render_scene start task=%s scene=%s", task_id, scene_id)
     try:
         key = render_scene(ctx, task_id)
+    except DatabaseUnavailable:
+        log.warning("render_scene task=%s: database unavailable, retrying", task_id)
+        raise
     except Exception as exc:
         try:
             record_render_failure(ctx, task_id, exc)
@@ -241,18 +282,28 @@ def render_scene_task(self: Task, task_id: int) -> dict[str, Any]:
     return {"task_id": task_id, "result_img_key": key}
 
 
-def claim(ctx: WorkerContext, task_id: int) -> tuple[bool, int | None, str | None]:
+def claim(
+    ctx: WorkerContext, task_id: int, *, retry_of: str | None = None
+) -> tuple[bool, int | None, str | None]:
     """Move the task to ``running`` if it is waiting; only one caller wins.
 
-    Returns whether this call claimed it, its scene id and its status.
+    ``retry_of``: this message is a retry of the Celery message ``retry_of``,
+    whose attempt has ended. When that message is the task's own (its
+    ``celery_id``; Retry from the panel gives the row a new one), a
+    ``running`` or ``stale`` task is claimed too: the attempt that claimed
+    it is over. Returns whether this call claimed it, its scene id and its
+    status.
     """
+    waiting: ColumnElement[bool] = TaskRow.status.in_([c.value for c in CLAIMABLE])
+    if retry_of is not None:
+        ended = [TaskStatus.RUNNING.value, TaskStatus.STALE.value]
+        waiting = or_(
+            waiting, and_(TaskRow.status.in_(ended), TaskRow.celery_id == retry_of)
+        )
     with ctx.session() as s:
         result = s.execute(
             update(TaskRow)
-            .where(
-                TaskRow.id == task_id,
-                TaskRow.status.in_([c.value for c in CLAIMABLE]),
-            )
+            .where(TaskRow.id == task_id, waiting)
             .values(status=TaskStatus.RUNNING.value, updated_at=utcnow())
         )
         row = s.execute(
@@ -290,10 +341,11 @@ def render_scene(ctx: WorkerContext, task_id: int) -> str:
         time.sleep(ctx.delay)
     key = f"results/batch-{batch_id}/task-{task_id}.jpg"
     save_image(picture, folder, key)
+    finishing = [TaskStatus.RUNNING.value, TaskStatus.STALE.value]  # late is fine
     with ctx.session() as s:
         s.execute(
             update(TaskRow)
-            .where(TaskRow.id == task_id, TaskRow.status == TaskStatus.RUNNING.value)
+            .where(TaskRow.id == task_id, TaskRow.status.in_(finishing))
             .values(
                 status=TaskStatus.DONE.value,
                 result_img_key=key,

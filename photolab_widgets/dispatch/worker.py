@@ -28,12 +28,25 @@ Messages
         UPDATE tasks SET status = 'running'
         WHERE id = :task_id AND status IN ('pending', 'queued', 'set_up')
 
-    and does nothing when no row changed (cancelled, or a redelivered or
-    duplicated message whose task another worker has). Then it renders,
-    stores the picture under the image base URL and writes
-    ``tasks.result_img_key`` and ``status = 'done'``; on failure
-    ``status = 'failed'`` and ``tasks.error``, then it raises. Both final
-    updates are guarded by ``status = 'running'``.
+    and does nothing when no row changed (cancelled, or a duplicated
+    message whose task another worker has). A retry of the same message
+    (``request.retries > 0``: the process running it died, or the database
+    was down) also claims a ``running`` task: the attempt that claimed it has
+    ended. A redelivery is not a retry: Redis hands back the unacknowledged
+    messages of a worker whose connection dropped, and that worker may still
+    be rendering. Then it renders, stores the picture
+    under the image base URL and writes ``tasks.result_img_key`` and
+    ``status = 'done'``; on failure ``status = 'failed'`` and
+    ``tasks.error``, then it raises. The final updates are guarded by
+    ``status = 'running'`` (``done`` also from ``stale``: a late picture
+    still counts).
+
+Time
+    The kernel marks ``stale`` a running task untouched for
+    ``batches.STALE_AFTER_S`` (15 minutes): a worker that renders for longer
+    touches ``tasks.updated_at`` meanwhile. A database that does not answer
+    is waited for (the demo retries its task) rather than recorded as the
+    task's failure.
 
 Processes
     Each worker process opens its own database connections after it forks:
