@@ -19,15 +19,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import event, func, select, text
 
-from photolab_widgets.config import OSS_TEST_BUCKET, Settings
+from photolab_widgets import GeneratePanel
+from photolab_widgets.config import Settings
 from photolab_widgets.db import make_engine
+from photolab_widgets.models import Batch, Task
 from photolab_widgets.studio import Studio
 from photolab_widgets.widgets.gallery import TaskGallery
 from photolab_widgets.widgets.scene import SceneBoard, SceneCard
 from tests.factories import add_scene, add_task, add_user
 from tests.services import PrivateMariaDB
+from tests.workers import running_worker, wait_for
 
 pytestmark = [pytest.mark.mariadb, pytest.mark.timeout(180)]
 
@@ -47,9 +50,9 @@ def database(own_mariadb: PrivateMariaDB) -> Iterator[str]:
 
 
 def make_studio(home: Path, url: str, **engine_options: Any) -> Studio:
-    settings = Settings.from_env(
-        home=home, database_url=url, image_base_url=OSS_TEST_BUCKET
-    )
+    # Local pictures: the demo worker draws them into PHOTOLAB_HOME/images.
+    images = (home / "images").resolve().as_uri() + "/"
+    settings = Settings.from_env(home=home, database_url=url, image_base_url=images)
     engine = make_engine(url, **engine_options) if engine_options else None
     studio = Studio(settings, engine=engine)
     studio.init_db()
@@ -246,3 +249,94 @@ def test_a_kernel_idle_past_wait_timeout_clicks_as_usual(
         bare.close()
     finally:
         own_mariadb.execute("SET GLOBAL wait_timeout = 28800")
+
+
+# -- the Generate panel and a worker -------------------------------------------------
+
+
+def panel_for(studio: Studio, collection: str, person: int) -> GeneratePanel:
+    panel = GeneratePanel(studio, poll_interval=0.2)
+    panel.collection.value = collection
+    panel.person.value = person
+    return panel
+
+
+def rows(studio: Studio) -> tuple[int, int]:
+    with studio.session() as s:
+        batches = s.scalar(select(func.count()).select_from(Batch)) or 0
+        tasks = s.scalar(select(func.count()).select_from(Task)) or 0
+    return batches, tasks
+
+
+def test_generate_under_a_restart_says_so_and_writes_nothing(
+    own_mariadb: PrivateMariaDB, studio: Studio, views: list[Any]
+) -> None:
+    person = add_user(studio, "Ada")
+    for i in range(3):
+        add_scene(studio, collection_name="gen", prompt=f"gen {i}")
+    panel = panel_for(studio, "gen", person)
+    views.append(panel)
+
+    own_mariadb.stop()
+    panel.refresh_button.click()
+    assert "Could not read the collections and persons: " + UNREACHABLE in (
+        panel.status.value
+    )
+    panel.generate_button.click()
+    wait_for(lambda: not panel.busy, 30, "Generate to give up")
+    assert "Nothing was done: " + UNREACHABLE in panel.status.value
+
+    # A crash in the middle of writing the batch leaves no half of it.
+    own_mariadb.start()
+    hit = crash_after(studio, own_mariadb, "INSERT INTO TASKS")
+    panel.generate_button.click()
+    wait_for(lambda: not panel.busy, 30, "Generate to give up")
+    assert hit and "Nothing was done: " + UNREACHABLE in panel.status.value
+    own_mariadb.start()
+    assert rows(studio) == (0, 0)
+
+    panel.refresh_button.click()
+    panel.generate_button.click()
+    wait_for(lambda: not panel.busy, 30, "Generate to finish")
+    assert "Sent batch" in panel.status.value
+    assert rows(studio) == (1, 3)
+
+
+def test_a_batch_in_flight_rides_out_a_database_restart(
+    own_mariadb: PrivateMariaDB, studio: Studio, views: list[Any]
+) -> None:
+    person = add_user(studio, "Ada")
+    for i in range(4):
+        add_scene(studio, collection_name="ride", prompt=f"ride {i}")
+    panel = panel_for(studio, "ride", person)
+    views.append(panel)
+
+    with running_worker(studio.settings, delay=1.0, concurrency=2):
+        panel.generate_button.click()
+        wait_for(lambda: panel.progress is not None, 30, "the batch to be sent")
+        batch_id = panel.batch_id
+        wait_for(lambda: panel.progress.set_up >= 1, 60, "the batch to be under way")
+
+        own_mariadb.stop()
+        stopped = time.monotonic()
+        wait_for(lambda: UNREACHABLE in panel.status.value, 20, "the panel to say")
+        said = time.monotonic() - stopped
+        assert "keeps trying" in panel.status.value
+        time.sleep(3)  # the worker's tasks meet the outage too
+
+        restart = own_mariadb.start()
+        back = time.monotonic()
+        wait_for(
+            lambda: panel.progress is not None and panel.progress.finished,
+            120,
+            "the batch to finish by itself",
+        )
+        finished_after = time.monotonic() - back
+
+    progress = studio.batch_progress(batch_id)
+    assert (progress.done, progress.failed, progress.total) == (4, 0, 4)
+    assert "finished: 4 rendered" in panel.status.value
+    print(
+        f"\nbatch through a MariaDB restart: said after {said:.1f} s, restart "
+        f"{restart:.2f} s, finished {finished_after:.1f} s after it"
+    )

@@ -10,6 +10,15 @@ finished, another batch is followed or the panel is closed. ipywidgets sends
 trait changes from any thread; a lock keeps two threads from redrawing the
 panel at once, and a snapshot of a batch that is no longer followed is
 dropped.
+
+Faults are said, not waited out. While a batch runs, the poller also asks the
+task queue whether it answers (one short connection attempt every few seconds)
+and says so when it does not: the workers can neither take nor report tasks
+then, and the bars stand still for that reason, not because the panel froze.
+A database that does not answer is said the same way, and the poller keeps
+trying, more slowly, so the progress resumes by itself once the server is
+back. Each poll also marks the batch's lost tasks stale (a worker killed
+mid-render), so a batch always ends and Retry can send those tasks again.
 """
 
 from __future__ import annotations
@@ -17,6 +26,7 @@ from __future__ import annotations
 import html
 import logging
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any, TypeVar
@@ -24,6 +34,8 @@ from typing import Any, TypeVar
 import ipywidgets as w
 import traitlets
 
+from ..config import redact_url
+from ..db import DatabaseUnavailable
 from ..dispatch.batches import (
     BatchProgress,
     BrokerUnavailable,
@@ -37,6 +49,11 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+#: Seconds between two checks of the task queue while a batch runs.
+BROKER_CHECK_INTERVAL = 3.0
+#: The longest pause between two progress reads while the database is down.
+MAX_POLL_INTERVAL = 10.0
+
 
 class GeneratePanel(w.VBox):
     """Generate one render task per scene of a collection, for one person.
@@ -47,6 +64,10 @@ class GeneratePanel(w.VBox):
         Where the scenes, persons and tasks live, and the Celery app.
     poll_interval : float
         Seconds between two progress reads while a batch runs.
+    stale_after : float or None
+        Seconds without a word from any worker after which the batch's
+        unfinished tasks are marked stale (``None``: the studio's default,
+        15 minutes).
 
     Attributes
     ----------
@@ -69,15 +90,27 @@ class GeneratePanel(w.VBox):
         True while a batch is being sent, cancelled or retried.
     progress : BatchProgress or None
         The last snapshot of the followed batch.
+    broker_problem : str or None
+        Why the task queue did not answer at the last check, if it did not.
     """
 
     batch_id = traitlets.Int(None, allow_none=True)
     busy = traitlets.Bool(False)
 
-    def __init__(self, studio: Studio, *, poll_interval: float = 1.0, **kwargs: Any):
+    def __init__(
+        self,
+        studio: Studio,
+        *,
+        poll_interval: float = 1.0,
+        stale_after: float | None = None,
+        **kwargs: Any,
+    ):
         self.studio = studio
         self.poll_interval = poll_interval
+        self.stale_after = stale_after
         self.progress: BatchProgress | None = None
+        self.broker_problem: str | None = None
+        self._database_down = False
         self._lock = threading.RLock()
         self._stop_polling = threading.Event()
         self._poller: threading.Thread | None = None
@@ -143,6 +176,10 @@ class GeneratePanel(w.VBox):
         try:
             collections = self.studio.collections()
             persons = self.studio.persons()
+        except DatabaseUnavailable as exc:
+            log.warning("could not load collections and persons: %s", exc)
+            self._say(f"Could not read the collections and persons: {exc}")
+            return
         except Exception:
             log.exception("could not load collections and persons")
             self._say("Could not read the database; press Refresh to try again.")
@@ -210,7 +247,17 @@ class GeneratePanel(w.VBox):
         if batch_id is None:
             return None
         try:
-            progress = self.studio.batch_progress(batch_id)
+            progress = self.studio.batch_progress(
+                batch_id, stale_after=self.stale_after
+            )
+        except DatabaseUnavailable as exc:
+            log.warning("could not read the progress of batch %s: %s", batch_id, exc)
+            self._database_down = True
+            self._say(
+                f"Could not read the progress of batch {batch_id}: {exc} "
+                "This view keeps trying."
+            )
+            return None
         except Exception:
             log.exception("could not read the progress of batch %s", batch_id)
             self._say(
@@ -218,6 +265,10 @@ class GeneratePanel(w.VBox):
                 "press Refresh to try again."
             )
             return None
+        if self._database_down:
+            self._database_down = False
+            if not progress.finished:
+                self._say(f"The database answers again; following batch {batch_id}.")
         self._show_progress(progress)
         return progress
 
@@ -259,6 +310,9 @@ class GeneratePanel(w.VBox):
             self._follow(exc.batch_id)
         except GenerateError as exc:
             self._say(str(exc))
+        except DatabaseUnavailable as exc:
+            log.warning("the Generate panel's action failed: %s", exc)
+            self._say(f"Nothing was done: {exc}")
         except Exception:
             log.exception("the Generate panel's action failed")
             self._say("Something went wrong; the details are in the kernel's log.")
@@ -291,20 +345,56 @@ class GeneratePanel(w.VBox):
             self._stop_polling = stop = threading.Event()
             self.batch_id = batch_id
         progress = self.refresh_progress()
-        if progress is None or progress.finished or self._closed:
-            return
+        if self._closed or (progress.finished if progress else not self._database_down):
+            return  # finished, or an error only Refresh can fix
         self._poller = threading.Thread(
             target=self._poll, args=(batch_id, stop), daemon=True
         )
         self._poller.start()
 
     def _poll(self, batch_id: int, stop: threading.Event) -> None:
-        while not stop.wait(self.poll_interval):
+        pause = self.poll_interval
+        checked = float("-inf")
+        while not stop.wait(pause):
             if self.batch_id != batch_id or self._closed:
                 return
             progress = self.refresh_progress()
-            if progress is None or progress.finished:
+            if progress is None:
+                if not self._database_down:
+                    return  # an error Refresh has to fix; the status says so
+                pause = min(pause * 2, MAX_POLL_INTERVAL)
+                continue
+            pause = self.poll_interval
+            if progress.finished:
+                self._set_broker_problem(None)
                 return
+            if time.monotonic() - checked >= BROKER_CHECK_INTERVAL:
+                checked = time.monotonic()
+                self._check_broker(batch_id)
+
+    def _check_broker(self, batch_id: int) -> None:
+        try:
+            problem = self.studio.broker_error()
+        except Exception as exc:  # the check itself must not stop the poller
+            log.exception("could not check the task queue")
+            problem = str(exc) or type(exc).__name__
+        if self.batch_id != batch_id or self._closed:
+            return
+        was = self.broker_problem
+        self._set_broker_problem(problem)
+        if problem is not None:
+            where = redact_url(self.studio.settings.broker_url)
+            self._say(
+                f"The task queue at {where} does not answer ({problem}): the "
+                "workers can neither take nor report tasks until it is back. "
+                "This view keeps checking."
+            )
+        elif was is not None:
+            self._say(f"The task queue answers again; following batch {batch_id}.")
+
+    def _set_broker_problem(self, problem: str | None) -> None:
+        with self._lock:
+            self.broker_problem = problem
 
     def _show_progress(self, progress: BatchProgress) -> None:
         with self._lock:
@@ -389,8 +479,10 @@ def _tasks(n: int) -> str:
 
 def _finished_sentence(p: BatchProgress) -> str:
     parts = [f"{p.done} rendered"]
-    if p.failed:
-        parts.append(f"{p.failed} failed")
+    if p.failed - p.stale:
+        parts.append(f"{p.failed - p.stale} failed")
+    if p.stale:
+        parts.append(f"{p.stale} stale (no worker finished them; Retry sends them)")
     if p.cancelled:
         parts.append(f"{p.cancelled} cancelled")
     if p.undispatched:
