@@ -28,6 +28,11 @@ BRANCH_TYPES: Final = ("object", "array")
 Key = str | int
 Path = tuple[Key, ...]
 
+#: The deepest nesting of arrays and objects the editor takes as text (real
+#: params nest a handful of levels). Deeper text is refused with a sentence
+#: rather than exhausting the stack of the functions that walk a document.
+MAX_DEPTH = 100
+
 _EMPTY: Final[dict[str, Any]] = {"integer": 0, "number": 0.0, "boolean": False}
 _INTEGER = re.compile(r"[+-]?\d+")
 _NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
@@ -105,12 +110,13 @@ def loads(text: str) -> Any:
     """Parse the raw text view. Blank text is ``None`` (no params).
 
     Stricter than :func:`json.loads`: ``NaN``/``Infinity`` and a key given
-    twice in one object are refused, since both would silently lose data.
+    twice in one object are refused, since both would silently lose data, and
+    so is nesting deeper than :data:`MAX_DEPTH`.
     """
     if not text.strip():
         return None
     try:
-        return json.loads(
+        value = json.loads(
             text, parse_constant=_refuse_constant, object_pairs_hook=_unique_keys
         )
     except json.JSONDecodeError as exc:
@@ -129,6 +135,12 @@ def loads(text: str) -> Any:
         raise JsonValueError(
             "A number in the text is too long to read (over 4300 digits)."
         ) from None
+    if nesting(value) > MAX_DEPTH:
+        raise JsonValueError(
+            f"The text nests arrays and objects more than {MAX_DEPTH} levels "
+            "deep; the editor takes at most that many."
+        )
+    return value
 
 
 def _refuse_constant(name: str) -> Any:
@@ -312,6 +324,25 @@ def _index(key: Key) -> int:
     if not isinstance(key, int):
         raise JsonValueError(f"An array index must be a number, not {key!r}.")
     return key
+
+
+def nesting(value: Any) -> int:
+    """How many arrays and objects deep ``value`` goes (0 for a scalar).
+
+    Without recursion, so any depth Python could parse is measured.
+    """
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, Mapping):
+            items: Any = item.values()
+        elif isinstance(item, list | tuple):
+            items = item
+        else:
+            continue
+        deepest = max(deepest, depth + 1)
+        stack.extend((child, depth + 1) for child in items)
+    return deepest
 
 
 def count_values(value: Any, limit: int) -> int:

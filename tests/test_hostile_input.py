@@ -389,11 +389,42 @@ def test_one_huge_string_stays_one_node_with_a_short_label() -> None:
     editor.close()
 
 
+def nested(depth: int) -> Any:
+    value: Any = 1
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
 def test_text_nested_too_deeply_is_refused_with_a_sentence() -> None:
     editor = JsonEditor({"a": 1})
     assert not editor.set_raw("[" * 100_000 + "]" * 100_000)
-    assert "nested" in editor.raw_message.value and editor.value == {"a": 1}
+    assert "nested too deeply" in editor.raw_message.value
+    assert not editor.set_raw(json.dumps(nested(jsondoc.MAX_DEPTH + 1)))
+    assert f"more than {jsondoc.MAX_DEPTH} levels" in editor.raw_message.value
+    assert editor.value == {"a": 1}
+    assert editor.set_raw(json.dumps(nested(jsondoc.MAX_DEPTH)))
     editor.close()
+
+
+def test_deep_params_from_the_database_open_as_text_or_say_why(
+    sqlite_studio: Studio,
+) -> None:
+    studio = sqlite_studio
+    deep = add_scene(studio, params={"a": nested(150)})
+    deeper = add_scene(studio, params={"a": nested(700)})
+
+    card = SceneCard(studio, deep)
+    editor = card.edit()
+    assert editor is not None and editor.text_only
+    assert f"more than {jsondoc.MAX_DEPTH} levels" in editor.notice.value
+    card.close()
+
+    card = SceneCard(studio, deeper)
+    assert card.edit() is None
+    assert "cannot be opened in the editor" in card.status.value
+    assert "[" in card.facts.value  # still shown, as text
+    card.close()
 
 
 def test_a_ten_thousand_character_prompt_is_folded_and_kept(studio: Studio) -> None:
@@ -424,3 +455,42 @@ def test_the_limits_bench_shows_the_tree_limit_at_work(capsys) -> None:
     out = capsys.readouterr().out
     assert "with the limit: tree" in out and "with the limit: raw text" in out
     assert "1.0 MB params: built in" in out and "10,000-character prompt" in out
+
+
+def _panel_markup(studio: Studio, s: str) -> dict[str, str]:
+    """The Generate panel's summary and status for a batch whose task failed with s."""
+    from photolab_widgets import GeneratePanel
+    from photolab_widgets.models import Batch
+
+    ids = _world(studio, s)
+    with studio.session() as session:
+        batch = Batch(collection_name=s, person_id=ids["person"], status="sent")
+        session.add(batch)
+        session.flush()
+        session.execute(
+            text("UPDATE tasks SET batch_id = :b WHERE id = :t"),
+            {"b": batch.id, "t": ids["task"]},
+        )
+        batch_id = batch.id
+    panel = GeneratePanel(studio, poll_interval=60)
+    try:
+        panel.collection.value = s
+        panel.person.value = ids["person"]
+        panel.batch_id = batch_id
+        panel.refresh_progress()
+        return {"summary": panel.summary.value, "status": panel.status.value}
+    finally:
+        panel.close()
+
+
+@pytest.mark.parametrize("s", HOSTILE, ids=range(len(HOSTILE)))
+def test_the_generate_panel_shows_names_and_errors_as_text(
+    studio: Studio, s: str
+) -> None:
+    hostile = _panel_markup(studio, s)
+    plain = _panel_markup(studio, PLAIN)
+
+    for part in ("summary", "status"):
+        assert_inert(hostile[part], plain[part])
+    assert s in parse(hostile["summary"]).text
+    assert s.splitlines()[0] in parse(hostile["status"]).text  # the first error line

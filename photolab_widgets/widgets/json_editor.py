@@ -87,9 +87,10 @@ class JsonEditor(w.VBox):
     number would round) stay exact. The value is never changed in place: each
     edit builds a new one (see :mod:`photolab_widgets.jsondoc`).
 
-    A document of more than ``max_tree_values`` values (``MAX_TREE_VALUES``)
-    gets no tree: the notice says so and the raw text is the editor. Typing a
-    smaller document into the raw text brings the tree back.
+    A document of more than ``max_tree_values`` values (``MAX_TREE_VALUES``),
+    or nested deeper than ``jsondoc.MAX_DEPTH``, gets no tree: the notice
+    says so and the raw text is the editor. Typing a smaller document into
+    the raw text brings the tree back.
 
     Attributes
     ----------
@@ -467,7 +468,9 @@ class JsonEditor(w.VBox):
 
     def _too_big_for_tree(self) -> bool:
         limit = self.max_tree_values
-        return jsondoc.count_values(self._doc, limit) > limit
+        if jsondoc.count_values(self._doc, limit) > limit:
+            return True
+        return jsondoc.nesting(self._doc) > jsondoc.MAX_DEPTH
 
     def _drop_tree(self) -> None:
         """Edit as text only: close every node and say why there is no tree."""
@@ -481,9 +484,10 @@ class JsonEditor(w.VBox):
         self._text_only = True
         self._tree_and_form.layout.display = "none"
         self.notice.value = _error_html(
-            f"This document has more than {self.max_tree_values:,} values, too "
-            "many to draw as a tree without stalling the page. Edit it as text "
-            "below; a smaller document gets its tree back."
+            f"This document has more than {self.max_tree_values:,} values or "
+            f"nests more than {jsondoc.MAX_DEPTH} levels deep, too much to draw "
+            "as a tree without stalling the page. Edit it as text below; a "
+            "smaller document gets its tree back."
         )
 
     def _show_tree(self) -> None:

@@ -315,10 +315,24 @@ class SceneCard(w.HBox):
         return value
 
     def edit(self) -> JsonEditor | None:
-        """Open the params editor (Save, Revert, Reload); returns it."""
+        """Open the params editor (Save, Revert, Reload); returns it.
+
+        ``None`` when it cannot open (the status says why).
+        """
         if self.editor is not None or self.scene is None:
             return self.editor
-        editor = JsonEditor(self.scene.params)
+        try:
+            editor = JsonEditor(self.scene.params)
+        except (RecursionError, jsondoc.JsonValueError) as exc:
+            # Params the database holds but no editor can walk: nested
+            # hundreds of levels deep, or not JSON an editor can store.
+            log.warning("cannot edit the params of scene %s: %r", self.scene_id, exc)
+            self._say(
+                "These params cannot be opened in the editor (nested too deeply "
+                "or not plain JSON); they are shown above as they are.",
+                "error",
+            )
+            return None
         editor.on_change(self._on_editor_change)
         self.save_button = w.Button(
             description="Save", icon="save", button_style="primary", layout=_auto()
