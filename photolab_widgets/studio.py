@@ -213,10 +213,15 @@ class Studio:
         return batches.batch_progress(self, batch_id, stale_after=stale_after)
 
     def broker_error(self) -> str | None:
-        """Why the task queue does not answer, or ``None`` when it does."""
-        from .dispatch.app import broker_error
+        """A sentence saying why the broker does not answer; ``None`` if it does.
 
-        return broker_error(self.celery)
+        One connection attempt with the kernel's short timeout (1.5 s), for
+        a view that must say "the queue is down" rather than wait.
+        """
+        from .dispatch.app import CONNECT_TIMEOUT_S
+        from .health import check_broker
+
+        return check_broker(self.settings.broker_url, timeout_s=CONNECT_TIMEOUT_S)
 
     def cancel_batch(self, batch_id: int) -> CancelResult:
         """Cancel the batch's tasks that have not started."""

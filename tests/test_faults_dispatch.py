@@ -61,8 +61,10 @@ def studio(home: Path, mysql_url: str, own_redis: PrivateRedis) -> Iterator[Stud
 def panel_of() -> Iterator:
     made: list[GeneratePanel] = []
 
-    def make(studio: Studio, collection: str, person: int) -> GeneratePanel:
-        panel = GeneratePanel(studio, poll_interval=0.2, stale_after=STALE_AFTER)
+    def make(
+        studio: Studio, collection: str, person: int, stale_after: float = STALE_AFTER
+    ) -> GeneratePanel:
+        panel = GeneratePanel(studio, poll_interval=0.2, stale_after=stale_after)
         panel.collection.value = collection
         panel.person.value = person
         made.append(panel)
@@ -190,7 +192,8 @@ def test_redis_down_mid_batch_is_said_and_the_batch_resumes(
     person = add_user(studio)
     for i in range(4):
         add_scene(studio, collection_name="outage", prompt=f"outage {i}")
-    panel = panel_of(studio, "outage", person)
+    # Not the stale rule's test: the worker needs a few seconds to reconnect.
+    panel = panel_of(studio, "outage", person, stale_after=120)
     queue = studio.celery.conf.task_default_queue
 
     with running_worker(studio.settings, queue=queue, delay=DELAY, concurrency=2):

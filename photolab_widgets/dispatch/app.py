@@ -71,23 +71,6 @@ def make_celery(settings: Settings, *, queue: str | None = None) -> Celery:
     return app
 
 
-def broker_error(app: Celery) -> str | None:
-    """Why the broker does not answer, or ``None`` when it does.
-
-    One connection attempt with the kernel's short timeout (about 1.5 s at
-    worst), for a view that must say "the queue is down" rather than wait.
-    """
-    try:
-        with app.connection_for_write() as conn:
-            conn.ensure_connection(
-                max_retries=1, interval_start=0, timeout=CONNECT_TIMEOUT_S
-            )
-    except Exception as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        return reason or type(exc).__name__
-    return None
-
-
 def _broker_options(settings: Settings) -> dict[str, Any]:
     if is_embedded_broker(settings.broker_url):
         folder = settings.broker_folder

@@ -44,8 +44,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
 
 from ..config import Settings
-from ..db import DatabaseUnavailable, make_engine, outages_reported
+from ..db import make_engine, outages_reported
 from ..demo import draw_base, draw_pose, draw_result, save_image
+from ..health import DatabaseUnavailable
 from ..images import key_path
 from ..models import Scene, TaskStatus, User, utcnow
 from ..models import Task as TaskRow

@@ -48,7 +48,7 @@ from typing import Any
 import ipywidgets as w
 from ipywidgets.widgets.widget_string import HTMLStyle
 
-from ..db import DatabaseUnavailable
+from ..health import DatabaseUnavailable
 from ..images import browser_src
 from ..models import FINISHED_STATUSES, TaskStatus
 from ..queries import TaskFilter, TaskRow

@@ -34,8 +34,6 @@ from typing import Any, TypeVar
 import ipywidgets as w
 import traitlets
 
-from ..config import redact_url
-from ..db import DatabaseUnavailable
 from ..dispatch.batches import (
     BatchProgress,
     BrokerUnavailable,
@@ -43,6 +41,7 @@ from ..dispatch.batches import (
     GenerateError,
     GenerateResult,
 )
+from ..health import DatabaseUnavailable
 from ..studio import Studio
 
 log = logging.getLogger(__name__)
@@ -383,14 +382,12 @@ class GeneratePanel(w.VBox):
         was = self.broker_problem
         self._set_broker_problem(problem)
         if problem is not None:
-            where = redact_url(self.studio.settings.broker_url)
             self._say(
-                f"The task queue at {where} does not answer ({problem}): the "
-                "workers can neither take nor report tasks until it is back. "
-                "This view keeps checking."
+                f"{problem} The workers can neither take nor report tasks until "
+                "it is back; this view keeps checking."
             )
         elif was is not None:
-            self._say(f"The task queue answers again; following batch {batch_id}.")
+            self._say(f"The broker answers again; following batch {batch_id}.")
 
     def _set_broker_problem(self, problem: str | None) -> None:
         with self._lock:
