@@ -51,7 +51,7 @@ class Studio:
         """A session that commits on success and rolls back on any error.
 
         A lost or refused connection comes out as
-        :class:`~photolab_widgets.db.DatabaseUnavailable`.
+        :class:`~photolab_widgets.health.DatabaseUnavailable`.
         """
         with outages_reported(), self._sessions() as session:
             try:
