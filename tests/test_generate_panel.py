@@ -242,3 +242,24 @@ def test_panel_follows_a_real_worker_to_the_end(sqlite_studio, panel_factory):
 
     assert panel.set_up_bar.value == 4 and panel.failed_bar.value == 0
     wait_for(lambda: "finished: 4 rendered" in panel.status.value, timeout=5)
+
+
+def test_panel_sentences_are_not_styled_as_white_badges(sqlite_studio):
+    """The shared style paints status badges white on colour; a sentence in the
+    panel must not pick that up, or it is white on white in the app."""
+    import re
+
+    from photolab_widgets.widgets.generate import GeneratePanel
+    from photolab_widgets.widgets.style import CSS
+
+    white = {
+        m.group(1) for m in re.finditer(r"\.([\w-]+)\s*\{[^}]*color:\s*#fff\b", CSS)
+    }
+    panel = GeneratePanel(sqlite_studio)
+    try:
+        panel.generate()
+        classes = set(re.findall(r"class='([^']*)'", panel.status.value))
+        used = {c for group in classes for c in group.split()}
+        assert panel.status.value and not used & white, (used, white)
+    finally:
+        panel.close()

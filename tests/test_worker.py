@@ -18,7 +18,7 @@ from photolab_widgets.dispatch import batches
 from photolab_widgets.dispatch.canvas import Design
 from photolab_widgets.images import key_path
 from photolab_widgets.models import Scene, Task, TaskStatus
-from tests.factories import add_scene, add_user
+from tests.factories import add_scene, add_task, add_user
 from tests.workers import redis_settings, running_worker, use_queue, wait_for
 
 pytestmark = pytest.mark.slow
@@ -56,6 +56,10 @@ def test_embedded_worker_runs_batches_of_1_2_and_5_scenes(sqlite_studio):
         for i in range(n):
             # no base image and no pose: the worker draws both stand-ins
             add_scene(studio, collection_name=f"c{n}", prompt=f"海边 {i} 🌅")
+    # A task of no batch on a scene the batch sets up: not the batch's to move.
+    with studio.session() as s:
+        first_scene = s.scalars(select(Scene).where(Scene.collection_name == "c1"))
+        stray = add_task(studio, first_scene.one().scene_id, person)
 
     with running_worker(studio.settings) as log:
         results = [studio.generate(f"c{n}", person) for n in (1, 2, 5)]
@@ -72,6 +76,7 @@ def test_embedded_worker_runs_batches_of_1_2_and_5_scenes(sqlite_studio):
         scenes = list(s.scalars(select(Scene)))
     assert {sc.setup_status for sc in scenes} == {"ready"}
     assert all(sc.pose_img_key for sc in scenes)
+    assert studio.tasks_by_id([stray])[stray].status == TaskStatus.PENDING
 
 
 @pytest.mark.redis

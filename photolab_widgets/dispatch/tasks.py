@@ -31,7 +31,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -139,7 +139,7 @@ def set_up_scene_task(self: Task, scene_id: int) -> dict[str, Any]:
     ctx = context()
     log.info("set_up_scene start scene=%s", scene_id)
     try:
-        result = set_up_scene(ctx, scene_id)
+        result = set_up_scene(ctx, scene_id, downstream_render_ids(self.request))
     except DatabaseUnavailable:
         log.warning("set_up_scene scene=%s: database unavailable, retrying", scene_id)
         raise
@@ -160,8 +160,15 @@ def set_up_scene_task(self: Task, scene_id: int) -> dict[str, Any]:
     return result
 
 
-def set_up_scene(ctx: WorkerContext, scene_id: int) -> dict[str, Any]:
-    """Check the base image, draw a pose if missing, mark scene and tasks."""
+def set_up_scene(
+    ctx: WorkerContext, scene_id: int, render_ids: Sequence[int] = ()
+) -> dict[str, Any]:
+    """Check the base image, draw a pose if missing, mark scene and tasks.
+
+    Only the renders this message leads to (``render_ids``, read from the
+    canvas) move to ``set_up``: another task waiting on the same scene may
+    belong to no batch, or to one whose renders will never come.
+    """
     if ctx.delay:
         time.sleep(ctx.delay / 2)
     folder = ctx.images_dir()
@@ -184,6 +191,7 @@ def set_up_scene(ctx: WorkerContext, scene_id: int) -> dict[str, Any]:
             update(TaskRow)
             .where(
                 TaskRow.scene_id == scene_id,
+                TaskRow.id.in_(list(render_ids)),
                 TaskRow.status.in_([TaskStatus.PENDING, TaskStatus.QUEUED]),
             )
             .values(status=TaskStatus.SET_UP.value, updated_at=utcnow())

@@ -458,7 +458,7 @@ class GeneratePanel(w.VBox):
 
     def _say(self, sentence: str) -> None:
         self.status.value = (
-            f"<span class='photolab-status'>{html.escape(sentence)}</span>"
+            f"<span class='photolab-message'>{html.escape(sentence)}</span>"
             if sentence
             else ""
         )

@@ -42,7 +42,7 @@ CSS = """
   border-radius: 4px; border-left: 4px solid #2563eb; background: #eff6ff; }
 .photolab-notice.photolab-warning { border-left-color: #c2410c; background: #fff7ed; }
 .photolab-notice.photolab-error { border-left-color: #b91c1c; background: #fef2f2; }
-.photolab-status { display: inline-block; padding: 1px 8px; border-radius: 10px;
+.photolab-badge { display: inline-block; padding: 1px 8px; border-radius: 10px;
   font-size: 12px; line-height: 18px; white-space: nowrap; color: #fff; }
 .photolab-fold summary { cursor: pointer; list-style: none; }
 .photolab-fold summary::-webkit-details-marker { display: none; }
@@ -50,6 +50,7 @@ CSS = """
 .photolab-fold[open] .photolab-fold-head, .photolab-fold[open] .photolab-fold-more,
 .photolab-fold:not([open]) .photolab-fold-less { display: none; }
 .photolab-text { white-space: pre-wrap; overflow-wrap: anywhere; }
+.photolab-message { color: var(--jp-ui-font-color1, #1f2937); }
 """
 
 
@@ -66,7 +67,7 @@ def status_badge(status: str | None) -> str:
     word, symbol, colour = STATUS_LOOK.get(key, UNKNOWN_LOOK)
     word = word or (status or "unknown")
     return (
-        f"<span class='photolab-status photolab-status-{html.escape(key or 'none')}'"
+        f"<span class='photolab-badge photolab-status-{html.escape(key or 'none')}'"
         f" style='background:{colour}' title='{html.escape(key or 'unknown')}'>"
         f"{symbol} {html.escape(word)}</span>"
     )
