@@ -8,7 +8,10 @@ import os
 import sys
 from collections.abc import Sequence
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from .config import Settings
+from .health import DatabaseUnavailable, describe_database_error
 from .studio import Studio
 
 log = logging.getLogger("photolab_widgets")
@@ -129,13 +132,15 @@ def build_parser() -> argparse.ArgumentParser:
         description="Jupyter widgets for the photo studio.",
     )
     parser.add_argument("-v", "--verbose", action="store_true")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
+    # One-shot commands print their own summary; their INFO logs would repeat it.
     p = sub.add_parser("init-db", help="create missing tables (never alters scenes)")
-    p.set_defaults(func=cmd_init_db)
+    p.set_defaults(func=cmd_init_db, log_level=logging.WARNING)
 
     p = sub.add_parser("seed-demo", help="fill an empty database with demo data")
-    p.set_defaults(func=cmd_seed_demo)
+    p.set_defaults(func=cmd_seed_demo, log_level=logging.WARNING)
 
     p = sub.add_parser("demo", help="run the whole app on the embedded default")
     p.add_argument("--port", type=int, default=8866)
@@ -146,6 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_module_command(sub, name, module_name, help)
 
     bench = sub.add_parser("bench", help="benchmarks that print figures and ratios")
+    bench.set_defaults(log_level=logging.WARNING)
     bench_sub = bench.add_subparsers(dest="benchmark", required=True)
     for name, module_name in _BENCHMARKS.items():
         _add_module_command(bench_sub, name, module_name, f"benchmark: {name}")
@@ -155,14 +161,34 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    level = getattr(args, "log_level", logging.INFO)
     logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
+        level=logging.DEBUG if args.verbose else level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         return 130
+    except (DatabaseUnavailable, SQLAlchemyError) as exc:
+        # One sentence with the password masked; never the driver's text.
+        url = Settings.from_env().database_url
+        sentence = (
+            str(exc)
+            if isinstance(exc, DatabaseUnavailable)
+            else describe_database_error(exc, url)
+        )
+        print(f"photolab-widgets {args.command}: {sentence}", file=sys.stderr)
+        return 1
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("photolab-widgets")
+    except PackageNotFoundError:
+        return "unknown"
 
 
 if __name__ == "__main__":

@@ -176,6 +176,17 @@ def iter_tasks(
         yield TaskRow(*row)
 
 
+# A cell starting with one of these is run as a formula by spreadsheet programs.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(text: str | None) -> str:
+    """Text for a CSV cell that a spreadsheet shows rather than evaluates."""
+    if not text:
+        return ""
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
 def write_tasks_csv(
     session: Session,
     out: TextIO,
@@ -186,7 +197,9 @@ def write_tasks_csv(
     """Write the filtered tasks as CSV (header first) to ``out``; return the count.
 
     ``image_url`` is the full picture's URL (base URL plus the percent-encoded
-    key), empty when the task has no key. Times are UTC, ISO 8601.
+    key), empty when the task has no key. Times are UTC, ISO 8601. Text that
+    a spreadsheet would take for a formula (``=``, ``+``, ``-``, ``@``) gets a
+    leading apostrophe, so opening the export runs nothing.
     """
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)
@@ -197,12 +210,12 @@ def write_tasks_csv(
                 row.id,
                 row.status,
                 row.person_id,
-                row.person_name or "",
+                _cell(row.person_name),
                 row.scene_id,
-                row.collection_name or "",
-                row.result_img_key or "",
+                _cell(row.collection_name),
+                _cell(row.result_img_key),
                 image_url(row.result_img_key, image_base_url) or "",
-                row.error or "",
+                _cell(row.error),
                 "" if row.batch_id is None else row.batch_id,
                 row.created_at.isoformat(sep=" "),
                 row.updated_at.isoformat(sep=" "),

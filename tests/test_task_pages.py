@@ -116,3 +116,16 @@ def test_csv_has_every_filtered_task_with_image_urls(studio):
     studio.export_tasks_csv(out, TaskFilter(collection_name="other"))
     (absolute,) = csv.DictReader(io.StringIO(out.getvalue()))
     assert absolute["image_url"] == "https://cdn.example/x.png"
+
+
+def test_csv_cells_cannot_start_a_spreadsheet_formula(sqlite_studio):
+    studio = sqlite_studio
+    evil = add_user(studio, '=HYPERLINK("http://evil.example","x")')
+    sid = add_scene(studio, collection_name="+cmd|' /C calc'!A0")
+    add_task(studio, sid, evil, status="failed", error="@SUM(1+1)")
+    out = io.StringIO()
+    studio.export_tasks_csv(out)
+    (row,) = csv.DictReader(io.StringIO(out.getvalue()))
+    assert row["person_name"] == "'" + '=HYPERLINK("http://evil.example","x")'
+    assert row["collection_name"] == "'+cmd|' /C calc'!A0"
+    assert row["error"] == "'@SUM(1+1)"
