@@ -106,6 +106,22 @@ def _apply_filter(stmt: Select, flt: TaskFilter) -> Select:
     return stmt
 
 
+#: The most rows one page may ask for.
+MAX_PAGE = 1000
+
+
+def check_page(offset: int, limit: int) -> None:
+    """Refuse paging arguments that would read everything or nothing."""
+    for name, value in (("offset", offset), ("limit", limit)):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"A page {name} is a whole number, not {value!r}.")
+    if offset < 0 or not 0 < limit <= MAX_PAGE:
+        raise ValueError(
+            f"A page starts at offset 0 or more and holds 1 to {MAX_PAGE} rows "
+            f"(got offset={offset}, limit={limit})."
+        )
+
+
 def collection_names(session: Session) -> list[str]:
     """Distinct, non-null, non-empty collection names of ``scenes``, sorted."""
     stmt = (
@@ -137,6 +153,7 @@ def tasks_page(
     limit: int = 20,
 ) -> TaskPage:
     """One page of tasks, newest first, and the filtered total: two queries."""
+    check_page(offset, limit)
     flt = flt or TaskFilter()
     stmt = _apply_filter(_task_select(), flt).order_by(Task.id.desc())
     rows = _task_rows(session.execute(stmt.offset(offset).limit(limit)).all())
@@ -185,6 +202,7 @@ def scenes_with_tasks(
     limit: int = 20,
 ) -> tuple[list[SceneWithTasks], int]:
     """A page of scenes (by id) with all their tasks: three queries in all."""
+    check_page(offset, limit)
     stmt = select(Scene).order_by(Scene.scene_id)
     if collection_name is not None:
         stmt = stmt.where(Scene.collection_name == collection_name)

@@ -122,3 +122,13 @@ def test_task_defaults(studio):
         task = s.scalars(select(Task).where(Task.id == tid)).one()
         assert task.status == "pending"
         assert task.created_at is not None and task.updated_at is not None
+
+
+def test_paging_arguments_are_checked(sqlite_studio):
+    import pytest
+
+    for bad in ({"limit": -1}, {"offset": -5}, {"limit": "5"}, {"limit": 0}):
+        with pytest.raises(ValueError, match="page"):
+            sqlite_studio.tasks(**bad)
+        with pytest.raises(ValueError, match="page"):
+            sqlite_studio.scenes(**bad)

@@ -167,6 +167,8 @@ def test_generate_refuses_bad_input_and_writes_nothing(studio):
         ("c", 9999, "no person with id 9999"),
         ("c", None, "Choose a person"),
         ("c", "1", "whole number"),
+        ("c", 2**70, "no person with id"),
+        ("c", -1, "no person with id -1"),
     ]
     for collection, person_id, words in cases:
         with pytest.raises(GenerateError, match=words):

@@ -292,6 +292,9 @@ def _check_person_id(person_id: int | None) -> int:
         raise GenerateError("Choose a person first.")
     if isinstance(person_id, bool) or not isinstance(person_id, int):
         raise GenerateError(f"A person id is a whole number, not {person_id!r}.")
+    if not 0 < person_id < 2**31:
+        # Outside the id column's range: no such row, and drivers overflow on it.
+        raise GenerateError(f"There is no person with id {person_id}.")
     return person_id
 
 
