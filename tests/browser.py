@@ -17,7 +17,11 @@ import pytest
 from photolab_widgets import processes
 from tests import services
 
-ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
+REPO = Path(__file__).resolve().parent.parent
+ARTIFACTS = REPO / "artifacts"
+DOCS = REPO / "docs"
+#: Set to 1 to copy the screenshots the README shows into docs/.
+UPDATE_SCREENSHOTS = "PHOTOLAB_UPDATE_SCREENSHOTS"
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -101,8 +105,18 @@ def wait_for_widgets(page, timeout_ms: int = 90_000) -> None:  # noqa: ANN001
     assert "Error displaying widget" not in page.content()
 
 
-def screenshot(page, name: str) -> Path:  # noqa: ANN001
+def screenshot(page, name: str, *, docs: str | None = None) -> Path:  # noqa: ANN001
+    """Save the page as ``artifacts/<name>``; return the path.
+
+    ``docs`` names the copy in ``docs/`` that the README shows. It is written
+    only when ``PHOTOLAB_UPDATE_SCREENSHOTS=1``: a test run must not change
+    tracked files (every run draws slightly different pixels: times, ids), so
+    the pictures in git change only when someone means to retake them.
+    """
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / name
     page.screenshot(path=str(path), full_page=True)
+    if docs is not None and os.environ.get(UPDATE_SCREENSHOTS) == "1":
+        DOCS.mkdir(exist_ok=True)
+        shutil.copy(path, DOCS / docs)
     return path

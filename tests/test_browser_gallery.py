@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 import pytest
 
 from photolab_widgets import processes
@@ -15,7 +12,6 @@ from tests.browser import screenshot, start_voila, wait_for_widgets
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-DOCS = Path(__file__).resolve().parent.parent / "docs"
 LOADED = "els => els.map(e => e.complete ? e.naturalWidth : -1)"
 
 
@@ -71,9 +67,7 @@ def test_cards_flow_in_two_columns_with_images_and_data(demo_server, page):
     assert _wait_images(page, ".plg-detail img")[0] > 0
     assert "Image URL" in panel.inner_text()
     page.wait_for_timeout(300)
-    shot = screenshot(page, "gallery.png")
-    DOCS.mkdir(exist_ok=True)
-    shutil.copy(shot, DOCS / "screenshot-gallery.png")
+    screenshot(page, "gallery.png", docs="screenshot-gallery.png")
 
 
 def test_a_filter_chosen_in_the_page_reloads_the_cards(demo_server, page):

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 import pytest
 from sqlalchemy import func, select
 
@@ -17,8 +14,6 @@ from tests.browser import screenshot, start_voila, wait_for_widgets
 from tests.workers import running_worker
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 
 def test_double_click_generate_runs_one_batch_to_the_end(tmp_path, page):
@@ -40,10 +35,7 @@ def test_double_click_generate_runs_one_batch_to_the_end(tmp_path, page):
             # The bars move on their own while the kernel stays responsive.
             panel.get_by_text("finished: 3 rendered").wait_for(timeout=90_000)
             assert panel.get_by_text("3 / 3").count() == 2  # set up, rendered
-            DOCS.mkdir(exist_ok=True)
-            shutil.copy(
-                screenshot(page, "generate.png"), DOCS / "screenshot-generate.png"
-            )
+            screenshot(page, "generate.png", docs="screenshot-generate.png")
     finally:
         processes.stop(voila)
     with studio.session() as s:

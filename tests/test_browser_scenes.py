@@ -7,9 +7,6 @@ value has to travel from a textarea to the database.
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 import pytest
 
 from photolab_widgets import processes
@@ -21,7 +18,6 @@ from tests.factories import add_scene
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-DOCS = Path(__file__).resolve().parent.parent / "docs"
 COLLECTION = "<b>browser</b> 试验"
 MARKUP_KEY = "<b>key</b>"
 MARKUP_VALUE = "<i>value</i> 🎞️"
@@ -49,16 +45,13 @@ def scenes_server(tmp_path_factory):
 
 def test_edit_save_and_rate_on_the_voila_page(scenes_server, page):
     server, studio, scene_id = scenes_server
-    DOCS.mkdir(exist_ok=True)
     page.goto(server.url)
     wait_for_widgets(page)
     page.get_by_role("tab", name="Scenes").click()
     board = page.locator(".plw-scene-board")
     board.locator(".plw-scene-card").nth(2).wait_for()
     page.wait_for_timeout(500)
-    shutil.copy(
-        screenshot(page, "scenes-board.png"), DOCS / "screenshot-scenes-board.png"
-    )
+    screenshot(page, "scenes-board.png", docs="screenshot-scenes-board.png")
     board.locator("select").select_option(label=COLLECTION)
     card = board.locator(".plw-scene-card").first
     card.get_by_text(f"Scene #{scene_id}").wait_for()
@@ -95,4 +88,4 @@ def test_edit_save_and_rate_on_the_voila_page(scenes_server, page):
     rated = studio.scene(scene_id)
     assert rated is not None and rated.scene.rate == 9.5
 
-    shutil.copy(screenshot(page, "scenes.png"), DOCS / "screenshot-scenes.png")
+    screenshot(page, "scenes.png", docs="screenshot-scenes.png")

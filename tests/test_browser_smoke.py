@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 import pytest
 
 from photolab_widgets import processes
@@ -14,8 +11,6 @@ from photolab_widgets.studio import Studio
 from tests.browser import screenshot, start_voila, wait_for_widgets
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +34,4 @@ def test_app_renders_with_images(demo_server, page):
     )
     if widths:  # the views that show images have to load them
         assert all(w > 0 for w in widths), widths
-    shot = screenshot(page, "app.png")
-    DOCS.mkdir(exist_ok=True)
-    shutil.copy(shot, DOCS / "screenshot-app.png")
+    screenshot(page, "app.png", docs="screenshot-app.png")
