@@ -363,6 +363,22 @@ def test_refresh_rewrites_only_the_changed_card(studio, count_queries, gallery_o
     assert g.total == 7  # the count follows the filter
 
 
+def test_refresh_on_the_newest_page_shows_tasks_created_since(studio, gallery_of):
+    ids = _people_and_tasks(studio, 3)
+    g = gallery_of(studio, page_size=4)
+    cards = _cards(g)
+    with studio.session() as s:
+        scene_id, person_id = s.get(Task, ids[0]).scene_id, s.get(Task, ids[0]).person_id
+    new = [add_task(studio, scene_id, person_id) for _ in range(2)]  # a Generate
+
+    assert g.refresh() == 4  # every card shows another task now
+    assert [r.id for r in g.rows] == [new[1], new[0], ids[2], ids[1]]
+    assert _cards(g)[:3] == cards  # the cards are reused, one is added
+    assert "Tasks 1–4 of 5" in g.position_label.value
+    assert not g.older_button.disabled
+    assert g.refresh() == 0  # nothing new: nothing moves
+
+
 def test_refresh_marks_a_deleted_task(studio, gallery_of):
     ids = _people_and_tasks(studio, 2)
     g = gallery_of(studio)

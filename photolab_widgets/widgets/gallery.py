@@ -25,7 +25,9 @@ Refreshing
 ----------
 :meth:`TaskGallery.refresh` (and the Refresh button) reads the tasks on the
 page again by id and rewrites only the cards whose task changed, so the page,
-the filters and the scroll position stay. While a task on the page (or the
+the filters and the scroll position stay; on the first page, when more tasks
+match than before (a Generate), it reads the newest page again so they show at
+the top. While a task on the page (or the
 selected one) is unfinished, a background thread refreshes every
 ``refresh_interval`` seconds, backing off to ``max_refresh_interval`` while
 nothing changes; it stops by itself when every task there is finished, and at
@@ -633,11 +635,40 @@ class TaskGallery(w.VBox):
             self._say("")
 
     def _refresh_page(self) -> int:
+        known = self.total
         ids = [s.row.id for s in self._slots if s.row is not None]
         if self._detail is not None:
             ids.append(self._detail.task.id)
         now = self.studio.tasks_by_id(ids)
         self.total = self.studio.count_tasks(self.filter)
+        if self.page_number == 1 and self.total > known:
+            changed = self._reread_newest()
+        else:
+            changed = self._redraw_changed(now)
+        if self._detail is not None:
+            fresh = now.get(self._detail.task.id)
+            if fresh is not None and fresh != self._detail.task:
+                self._show_detail(dataclasses.replace(self._detail, task=fresh))
+        self._draw_position()
+        return changed
+
+    def _reread_newest(self) -> int:
+        """Show the newest page again: tasks were created (a Generate) or now match.
+
+        On the first page a researcher expects Refresh to show new tasks; on
+        a later page new tasks would shift every card, so they wait for Newest.
+        """
+        before = [(s.row, s.gone) for s in self._slots]
+        page = self.studio.task_slice(self.filter, limit=self.page_size)
+        self.total, self._has_more = page.total, page.has_more
+        self._show_rows(page.rows)
+        return sum(
+            1
+            for i, row in enumerate(page.rows)
+            if i >= len(before) or before[i] != (row, False)
+        )
+
+    def _redraw_changed(self, now: dict[int, TaskRow]) -> int:
         changed = 0
         for slot in self._slots:
             if slot.row is None:
@@ -651,11 +682,6 @@ class TaskGallery(w.VBox):
                 slot.row, slot.gone = fresh, False
                 self._draw(slot)
                 changed += 1
-        if self._detail is not None:
-            fresh = now.get(self._detail.task.id)
-            if fresh is not None and fresh != self._detail.task:
-                self._show_detail(dataclasses.replace(self._detail, task=fresh))
-        self._draw_position()
         return changed
 
     def _new_slot(self, index: int) -> _Slot:
