@@ -62,10 +62,16 @@ def start(
 
 
 def stop(proc: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
-    """SIGTERM the child's process group, then SIGKILL what is left."""
+    """SIGTERM the child, then SIGKILL what is left of its process group.
+
+    Only the child itself gets the SIGTERM: it stops its own children in
+    order (Voila its kernels, Celery its pool). Terminating the whole group at
+    once made a Celery worker wait out the timeout for pool processes that had
+    already gone.
+    """
     if proc.poll() is None:
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
+            os.kill(proc.pid, signal.SIGTERM)
         try:
             proc.wait(timeout)
         except subprocess.TimeoutExpired:
