@@ -14,6 +14,8 @@ from photolab_widgets.widgets import app as app_module
 from photolab_widgets.widgets.app import AppPage, build_app, error_page, open_app
 from photolab_widgets.widgets.links import DeepLink, parse_deep_link
 from photolab_widgets.widgets.style import folded_text, status_badge
+from tests.factories import add_scene, add_task, add_user
+from tests.test_links import AWKWARD_NAMES, href_of
 
 
 def _texts(widget: w.Widget) -> str:
@@ -176,3 +178,30 @@ def test_long_prompts_fold_and_short_ones_do_not():
     assert folded.startswith("<details") and "more" in folded
     assert "<i>" not in folded and "&lt;i&gt;" in folded
     assert folded_text(None) == folded_text("") != ""
+
+
+@pytest.mark.parametrize("name", AWKWARD_NAMES)
+def test_every_view_offers_a_link_to_what_it_shows(studio, name):
+    person = add_user(studio, "Ada")
+    scene_id = add_scene(studio, collection_name=name)
+    task_id = add_task(studio, scene_id, person, status="done")
+    page = build_app(studio, link_base="")
+    gallery, panel, board = (page.views[t] for t in ("Tasks", "Generate", "Scenes"))
+
+    gallery.select(task_id)
+    assert href_of(gallery.detail_html.value) == f"?task={task_id}"
+    card_links = [href_of(card.facts.value) for card in board.cards]
+    assert card_links == [f"?scene={scene_id}"]
+    board.show_collection(name)
+    assert parse_deep_link(href_of(board.position.value)).collection == name
+    panel.collection.value = name
+    assert parse_deep_link(href_of(panel.summary.value)).collection == name
+    assert "<b>bold" not in _texts(page)  # the names show as text
+    page.close()
+
+
+def test_views_offer_no_link_where_a_relative_one_would_be_wrong(demo):
+    page = build_app(demo)  # as in JupyterLab without PHOTOLAB_APP_URL
+    page.views["Tasks"].select(demo.tasks(limit=1).rows[0].id)
+    assert "class='photolab-deep-link'" not in _texts(page)
+    page.close()

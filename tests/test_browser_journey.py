@@ -27,7 +27,7 @@ from photolab_widgets.demo import seed_demo
 from photolab_widgets.images import key_path
 from photolab_widgets.models import Batch, Scene, Task, User
 from photolab_widgets.studio import Studio
-from photolab_widgets.widgets.links import parse_deep_link
+from photolab_widgets.widgets.links import DeepLink, parse_deep_link
 from tests.browser import VoilaServer, screenshot, start_voila, wait_for_widgets
 from tests.workers import running_worker
 
@@ -76,10 +76,10 @@ def _scene_card(board, scene_id: int):  # noqa: ANN001, ANN202
     return board.locator(".plw-scene-card").filter(has=title)
 
 
-def _deep_link(anchor) -> tuple[str, object]:  # noqa: ANN001
-    """The absolute address a link goes to, and what the app reads from it."""
-    href = anchor.evaluate("a => a.href")  # resolved by the browser
-    return href, parse_deep_link(urlsplit(href).query)
+def _link_target(anchor) -> DeepLink:  # noqa: ANN001
+    """What the app reads from a link's address, as the browser resolves it."""
+    expect(anchor).to_have_count(1)
+    return parse_deep_link(urlsplit(anchor.evaluate("a => a.href")).query)
 
 
 def test_generate_follow_edit_and_rate_on_the_voila_page(demo: Demo, page):
@@ -95,11 +95,11 @@ def test_generate_follow_edit_and_rate_on_the_voila_page(demo: Demo, page):
         )
         seeded = set(s.scalars(select(Task.id)))
     assert person_id is not None and len(scene_ids) == SCENES
-
     page.goto(demo.server.url)
     wait_for_widgets(page)
 
-    # 1. Generate: a collection and a person picked in the page, then one click.
+    # 1. Generate: a collection and a person picked in the page, then one click;
+    # the bars reach the end while the worker renders.
     page.get_by_role("tab", name="Generate").click()
     panel = page.locator(".photolab-generate")
     dropdown = panel.locator(".widget-dropdown")
@@ -111,6 +111,8 @@ def test_generate_follow_edit_and_rate_on_the_voila_page(demo: Demo, page):
     )
     panel.get_by_text(f"for {PERSON} (#{person_id})").wait_for()
     assert f"Generate will create {SCENES} tasks" in panel.inner_text()
+    link = panel.locator(".photolab-deep-link")
+    assert _link_target(link) == DeepLink(collection=COLLECTION)
     panel.get_by_role("button", name="Generate").click()
     panel.get_by_text(f"finished: {SCENES} rendered").wait_for(timeout=60_000)
     assert panel.get_by_text(f"{SCENES} / {SCENES}").count() == 2  # set up, done
@@ -124,7 +126,7 @@ def test_generate_follow_edit_and_rate_on_the_voila_page(demo: Demo, page):
         assert {(t.status, t.person_id, t.batch_id) for t in new} == {
             ("done", person_id, batch.id)
         }
-        new_ids = sorted((t.id for t in new), reverse=True)
+        task_of = {t.scene_id: t.id for t in new}
         keys = {t.id: t.result_img_key for t in new}
         set_up = s.scalars(
             select(Scene.setup_status).where(Scene.scene_id.in_(scene_ids))
@@ -133,20 +135,24 @@ def test_generate_follow_edit_and_rate_on_the_voila_page(demo: Demo, page):
     images = studio.settings.images_dir
     assert images is not None
     assert all(key and key_path(key, images).is_file() for key in keys.values())
+    newest = sorted(keys, reverse=True)
 
-    # 2. The Tasks gallery: Refresh brings the new tasks to the top, rendered.
+    # 2. The Tasks gallery: Refresh brings the new tasks to the top, rendered;
+    # the detail panel shows the picture and links to the task.
     page.get_by_role("tab", name="Tasks").click()
     gallery = page.locator(".plg-gallery")
     gallery.get_by_role("button", name="Refresh").first.click()
     cards = gallery.locator(".plg-card")
-    for card, task_id in zip(cards.all(), new_ids, strict=False):
+    for card, task_id in zip(cards.all(), newest, strict=False):
         expect(card.locator(".plg-data dd").first).to_have_text(f"#{task_id}")
         expect(card.locator(".plg-badge")).to_have_text("done")
         assert _images_loaded(page, card)[0] > 0
     cards.first.get_by_role("button", name="Details").click()
     detail = gallery.locator(".plg-detail")
-    detail.get_by_text(keys[new_ids[0]], exact=True).wait_for()
+    detail.get_by_text(keys[newest[0]], exact=True).wait_for()
     assert _images_loaded(page, detail)[0] > 0
+    link = detail.locator(".photolab-deep-link")
+    assert _link_target(link) == DeepLink(task_id=newest[0])
     screenshot(page, "journey-2-tasks.png", docs="journey-2-tasks.png")
 
     # 3. The Scenes tab: each card of the collection shows its new task, done.
@@ -154,35 +160,50 @@ def test_generate_follow_edit_and_rate_on_the_voila_page(demo: Demo, page):
     board = page.locator(".plw-scene-board")
     board.locator("select").first.select_option(label=COLLECTION)
     expect(board.locator(".plw-scene-card")).to_have_count(SCENES)
-    with studio.session() as s:
-        by_scene = {t.scene_id: t.id for t in s.scalars(select(Task)) if t.id in keys}
+    link = board.locator(".widget-html .photolab-deep-link", has_text="collection")
+    assert _link_target(link) == DeepLink(collection=COLLECTION)
     for scene_id in scene_ids:
-        one = _scene_card(board, scene_id)
-        expect(one.locator(".plw-tasks")).to_contain_text(f"#{by_scene[scene_id]} done")
-        assert all(w > 0 for w in _images_loaded(page, one))
-    card = _scene_card(board, scene_ids[0])
+        card = _scene_card(board, scene_id)
+        strip = card.locator(".plw-tasks")
+        expect(strip).to_contain_text(f"#{task_of[scene_id]} done")
+        assert all(w > 0 for w in _images_loaded(page, card))
+        link = card.locator(".plw-facts .photolab-deep-link")
+        assert _link_target(link) == DeepLink(scene_id=scene_id)
     screenshot(page, "journey-3-scenes.png", docs="journey-3-scenes.png")
 
     # 4. Edit one params value in the tree, Save, then + on the rate.
-    before = studio.scene(scene_ids[0])
+    scene_id = scene_ids[0]
+    card = _scene_card(board, scene_id)
+    before = studio.scene(scene_id)
     assert before is not None and isinstance(before.scene.params, dict)
     params, rate = dict(before.scene.params), before.scene.rate or 0.0
+    steps = params["steps"] + 5
     card.get_by_role("button", name="Edit params").click()
     tree = card.locator(".jstree")
-    steps = tree.get_by_text(re.compile(r"^steps: \d+$"))
-    steps.click()
+    tree.get_by_text(re.compile(r"^steps: \d+$")).click()
     value = card.locator(".widget-textarea").filter(has_text="Value")
-    value.locator("textarea").fill(str(params["steps"] + 5))
+    value.locator("textarea").fill(str(steps))
     value.locator("textarea").press("Tab")
-    tree.get_by_text(f"steps: {params['steps'] + 5}").wait_for()
+    tree.get_by_text(f"steps: {steps}").wait_for()
     card.get_by_role("button", name="Save").click()
     card.get_by_text("Saved.").wait_for()
-    saved = studio.scene(scene_ids[0])
-    assert saved is not None
-    assert saved.scene.params == {**params, "steps": params["steps"] + 5}
+    saved = studio.scene(scene_id)
+    assert saved is not None and saved.scene.params == {**params, "steps": steps}
 
     card.get_by_role("button", name="+").click()
     card.locator(".plw-rate").get_by_text(f"{rate + 1:g}").wait_for()
-    rated = studio.scene(scene_ids[0])
+    rated = studio.scene(scene_id)
     assert rated is not None and rated.scene.rate == rate + 1
-    screenshot(page, "journey-4-edit-and-rate.png", docs="journey-4-edit.png")
+    screenshot(page, "journey-4-edit.png", docs="journey-4-edit.png")
+
+    # 5. The card's link opens a new tab on that scene, as saved.
+    with page.context.expect_page() as opened:
+        card.locator(".plw-facts .photolab-deep-link").click()
+    shared = opened.value
+    wait_for_widgets(shared)
+    notice = shared.locator(".photolab-link")
+    expect(notice).to_contain_text(f"Opened scene {scene_id} from the link.")
+    card = _scene_card(shared.locator(".plw-scene-board"), scene_id)
+    expect(card.locator(".plw-rate")).to_contain_text(f"{rate + 1:g} / 10")
+    expect(card.locator(".plw-params")).to_contain_text(f'"steps": {steps},')
+    screenshot(shared, "journey-5-link.png")

@@ -7,12 +7,16 @@ value has to travel from a textarea to the database.
 
 from __future__ import annotations
 
+import re
+from urllib.parse import urlsplit
+
 import pytest
 
 from photolab_widgets import processes
 from photolab_widgets.config import Settings
 from photolab_widgets.demo import seed_demo
 from photolab_widgets.studio import Studio
+from photolab_widgets.widgets.links import DeepLink, parse_deep_link
 from tests.browser import screenshot, start_voila, wait_for_widgets
 from tests.factories import add_scene
 
@@ -56,8 +60,19 @@ def test_edit_save_and_rate_on_the_voila_page(scenes_server, page):
     card = board.locator(".plw-scene-card").first
     card.get_by_text(f"Scene #{scene_id}").wait_for()
     assert page.evaluate("window.hacked") is None
+    # The board's link to the collection: markup as text, the name URL-encoded.
+    link = board.locator(".photolab-deep-link", has_text="collection")
+    href = link.evaluate("a => a.href")  # as the browser resolves it
+    assert href.startswith(server.url + "?collection=%3Cb%3E")
+    assert parse_deep_link(urlsplit(href).query) == DeepLink(collection=COLLECTION)
+    assert page.locator("b", has_text=re.compile("^browser$")).count() == 0
 
     card.get_by_role("button", name="Edit params").click()
+    # A wide page keeps the card on one row: the tasks beside the facts.
+    main = card.locator(".plw-card-main").bounding_box()
+    tasks = card.locator(".plw-card-tasks").bounding_box()
+    assert main and tasks and tasks["y"] < main["y"] + 10, (main, tasks)
+    assert tasks["x"] >= main["x"] + main["width"] - 1
     tree = card.locator(".jstree")
     tree.get_by_text("steps: 30").wait_for()
     labels = tree.locator(".jstree-anchor").all_inner_texts()

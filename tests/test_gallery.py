@@ -368,7 +368,10 @@ def test_refresh_on_the_newest_page_shows_tasks_created_since(studio, gallery_of
     g = gallery_of(studio, page_size=4)
     cards = _cards(g)
     with studio.session() as s:
-        scene_id, person_id = s.get(Task, ids[0]).scene_id, s.get(Task, ids[0]).person_id
+        scene_id, person_id = (
+            s.get(Task, ids[0]).scene_id,
+            s.get(Task, ids[0]).person_id,
+        )
     new = [add_task(studio, scene_id, person_id) for _ in range(2)]  # a Generate
 
     assert g.refresh() == 4  # every card shows another task now

@@ -137,4 +137,14 @@ def test_app_notebook_renders_its_widgets_in_jupyterlab(lab: Lab, page):
     card.get_by_role("button", name="Edit params").click()
     card.locator(".jstree .jstree-anchor").first.wait_for(timeout=30_000)
     assert "Error displaying widget" not in page.content()
+    # At notebook width the card wraps: the tasks go under the facts, so the
+    # params editor keeps room for its tree and its form side by side.
+    main = card.locator(".plw-card-main").bounding_box()
+    tasks = card.locator(".plw-card-tasks").bounding_box()
+    assert main and tasks and main["width"] >= 360, main
+    assert tasks["y"] >= main["y"] + main["height"] - 1, (main, tasks)
+    tree = card.locator(".jstree").bounding_box()
+    assert tree and tree["width"] >= 180, tree
+    # No deep links here: a relative one would open the lab, not the app.
+    assert output.locator(".photolab-deep-link").count() == 0
     screenshot(page, "jupyterlab-app.png")

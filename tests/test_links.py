@@ -2,16 +2,37 @@
 
 from __future__ import annotations
 
+import html
+import re
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from photolab_widgets.widgets.links import (
+    APP_URL_ENV,
     DeepLink,
     current_link,
+    link_base,
     link_for,
+    link_html,
     parse_deep_link,
 )
+
+#: Names that must survive a link: markup, quotes, URL syntax, Chinese, emoji.
+AWKWARD_NAMES = [
+    "<b>bold</b> & 'quoted' \"names\"",
+    "a=1&b=2?#fragment /path% +plus",
+    "summer-portraits 夏日写真",
+    "cats & dogs 🐾",
+]
+
+
+def href_of(markup: str) -> str:
+    """The address in an ``<a href='...'>`` as the browser reads it."""
+    found = re.search(r"href='([^']*)'", markup)
+    assert found, markup
+    return html.unescape(found[1])
 
 
 @pytest.mark.parametrize(
@@ -78,3 +99,35 @@ def test_link_round_trips(collection, scene_id, task_id):
 def test_any_query_string_parses_without_raising(query):
     link = parse_deep_link(query)
     assert isinstance(link, DeepLink)
+
+
+def test_link_for_keeps_a_query_the_base_already_has():
+    assert link_for(scene_id=1, base="https://x/app/?token=t") == (
+        "https://x/app/?token=t&scene=1"
+    )
+
+
+def test_links_are_relative_on_voila_absolute_from_the_app_url_else_none():
+    voila = {"SERVER_SOFTWARE": "voila/0.5.13", "QUERY_STRING": ""}
+    assert link_base(voila) == ""
+    assert link_base({**voila, APP_URL_ENV: "https://studio/app/"}) == ""
+    # JupyterLab: a relative link would open the lab, so only the app URL helps.
+    assert link_base({}) is None
+    assert link_base({APP_URL_ENV: " https://studio/app/ "}) == "https://studio/app/"
+    assert link_base({APP_URL_ENV: ""}) is None
+
+
+def test_no_base_no_link():
+    assert link_html(None, "link", scene_id=3) == ""
+
+
+@pytest.mark.parametrize("name", AWKWARD_NAMES)
+def test_link_html_escapes_the_text_and_encodes_the_address(name):
+    markup = link_html("", f"open {name}", collection=name)
+    assert "<b>" not in markup and '"names' not in markup
+    assert html.escape(f"open {name}") in markup
+    href = href_of(markup)
+    assert href.startswith("?collection=") and " " not in href
+    assert parse_deep_link(href) == DeepLink(collection=name)
+    absolute = href_of(link_html("https://studio/app/", "x", collection=name))
+    assert absolute == "https://studio/app/" + href

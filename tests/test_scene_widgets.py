@@ -507,7 +507,10 @@ def test_board_opens_the_page_of_a_linked_scene(studio):
 
     board.open_link(Link)
     assert board.collection_name == "c2" and board.page == 1
-    assert Link.scene_id in [c.scene_id for c in board.cards]
+    outlined = [c.scene_id for c in board.cards if "plw-linked" in c._dom_classes]
+    assert outlined == [Link.scene_id]  # the linked card stands out on its page
+    board.next_page()
+    assert not any("plw-linked" in c._dom_classes for c in board.cards)
     assert not board.show_scene(987654)
     assert "does not exist" in board.status.value
     board.close()

@@ -27,6 +27,7 @@ import ipywidgets as w
 
 from ..health import DatabaseUnavailable, scrub, scrubbed_traceback
 from ..studio import Studio, connect
+from . import links
 from .gallery import TaskGallery
 from .generate import GeneratePanel
 from .links import DeepLink, current_link
@@ -103,7 +104,9 @@ class AppPage(w.VBox):
         self.link_notice.value = notice(" ".join(messages), kind)
 
 
-def build_app(studio: Studio, link: DeepLink | None = None) -> AppPage:
+def build_app(
+    studio: Studio, link: DeepLink | None = None, *, link_base: str | None = None
+) -> AppPage:
     """Compose the Tasks, Generate and Scenes views under one title.
 
     Parameters
@@ -113,12 +116,16 @@ def build_app(studio: Studio, link: DeepLink | None = None) -> AppPage:
     link:
         What the page's address asks to open; ``None`` or an empty link opens
         the first tab.
+    link_base:
+        Where the views' own links point (``""``: relative to the page, as on
+        the Voila app; an app address; ``None``: no links). :func:`open_app`
+        passes :func:`.links.link_base`.
     """
     link = DeepLink() if link is None else link
     views = {
-        "Tasks": TaskGallery(studio),
-        "Generate": GeneratePanel(studio),
-        "Scenes": SceneBoard(studio),
+        "Tasks": TaskGallery(studio, link_base=link_base),
+        "Generate": GeneratePanel(studio, link_base=link_base),
+        "Scenes": SceneBoard(studio, link_base=link_base),
     }
     page = AppPage(studio, views)
     if link or link.problems:
@@ -176,8 +183,9 @@ def open_app(link: DeepLink | None = None, **overrides: Any) -> w.VBox:
     """Connect with the ``PHOTOLAB_*`` settings and build the page.
 
     ``link`` defaults to the Voila page's own (``QUERY_STRING``); keywords go
-    to :func:`photolab_widgets.connect`. Never raises: a failure becomes
-    :func:`error_page` with one sentence that names no password.
+    to :func:`photolab_widgets.connect`. The views offer links to what they
+    show where :func:`.links.link_base` says links work. Never raises: a
+    failure becomes :func:`error_page` with one sentence that names no password.
     """
     log_to_server()
     link = current_link() if link is None else link
@@ -189,7 +197,7 @@ def open_app(link: DeepLink | None = None, **overrides: Any) -> w.VBox:
     except Exception as exc:
         log.error("the app cannot start:\n%s", _scrubbed(exc, overrides))
         return error_page("The app could not start; the server's log says why.")
-    return build_app(studio, link)
+    return build_app(studio, link, link_base=links.link_base())
 
 
 def _scrubbed(exc: BaseException, overrides: dict[str, Any]) -> str:

@@ -56,6 +56,7 @@ from ..models import FINISHED_STATUSES, TaskStatus
 from ..queries import TaskFilter, TaskRow
 from ..studio import Studio
 from ..task_pages import FilterOptions, TaskDetail
+from .links import link_html
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +119,7 @@ _CSS = """
 .plg-detail { position: sticky; top: 8px; border: 1px solid #d0d7de;
   border-radius: 8px; padding: 10px; background: #fff; box-sizing: border-box; }
 .plg-detail .plg-frame { aspect-ratio: auto; min-height: 240px; }
-.plg-detail .plg-frame img { height: auto; max-height: 560px; }
+.plg-detail .plg-frame:has(img) { aspect-ratio: 3 / 4; max-height: 560px; }
 .plg-detail h3 { margin: 0 0 8px; font-size: 16px; }
 .plg-gallery .plg-detail dl.plg-data { font-size: 13px; }
 .plg-detail .plg-error pre { max-height: 30em; }
@@ -220,8 +221,13 @@ def render_gone_card(task_id: int) -> str:
     )
 
 
-def render_detail(detail: TaskDetail, src: str | None, url: str | None) -> str:
-    """The detail panel: the larger picture and every field of the task."""
+def render_detail(
+    detail: TaskDetail,
+    src: str | None,
+    url: str | None,
+    link_base: str | None = None,
+) -> str:
+    """The detail panel: the larger picture, every field, and a link to it."""
     row = detail.task
     if detail.scene_exists:
         scene = f"#{row.scene_id} {_optional(detail.scene_name, 'unnamed')}"
@@ -247,6 +253,8 @@ def render_detail(detail: TaskDetail, src: str | None, url: str | None) -> str:
     ]
     if row.error:
         fields.append(("Error", _error(row.error, DETAIL_ERROR_CHARS)))
+    if link_base is not None:
+        fields.append(("Link", link_html(link_base, "this task", task_id=row.id)))
     rows = "".join(f"<dt>{name}</dt><dd>{value}</dd>" for name, value in fields)
     picture = _picture(row, src, alt=f"task #{row.id}, larger")
     return (
@@ -284,6 +292,10 @@ class TaskGallery(w.VBox):
     refresh_interval, max_refresh_interval:
         Seconds between background refreshes; the pause doubles up to the
         maximum while nothing changes and starts over when a card changes.
+    link_base:
+        Where the detail panel's link to its task (``?task=ID``) points: ``""``
+        for a link relative to the page (the Voila app), an app address, or
+        ``None`` for no link (see :func:`.links.link_base`).
 
     Attributes
     ----------
@@ -327,8 +339,10 @@ class TaskGallery(w.VBox):
         auto_refresh: bool = True,
         refresh_interval: float = 3.0,
         max_refresh_interval: float = 60.0,
+        link_base: str | None = None,
     ) -> None:
         self.studio = studio
+        self.link_base = link_base
         self.page_size = page_size
         self.auto_refresh = auto_refresh
         self.refresh_interval = refresh_interval
@@ -722,7 +736,7 @@ class TaskGallery(w.VBox):
         else:
             url = self.studio.image_url(detail.task.result_img_key)
             src = browser_src(url, DETAIL_WIDTH)
-            self.detail_html.value = render_detail(detail, src, url)
+            self.detail_html.value = render_detail(detail, src, url, self.link_base)
             self.detail_panel.layout.display = "flex"
         after = detail.task.id if detail is not None else None
         for slot in self._slots:

@@ -43,6 +43,8 @@ from ..dispatch.batches import (
 )
 from ..health import DatabaseUnavailable
 from ..studio import Studio
+from .links import link_html
+from .style import notice
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +69,10 @@ class GeneratePanel(w.VBox):
         Seconds without a word from any worker after which the batch's
         unfinished tasks are marked stale (``None``: the studio's default,
         15 minutes).
+    link_base : str or None
+        Where the summary's link to the chosen collection's scenes
+        (``?collection=NAME``) points; ``None`` shows none (see
+        :func:`.links.link_base`).
 
     Attributes
     ----------
@@ -102,9 +108,11 @@ class GeneratePanel(w.VBox):
         *,
         poll_interval: float = 1.0,
         stale_after: float | None = None,
+        link_base: str | None = None,
         **kwargs: Any,
     ):
         self.studio = studio
+        self.link_base = link_base
         self.poll_interval = poll_interval
         self.stale_after = stale_after
         self.progress: BatchProgress | None = None
@@ -177,11 +185,13 @@ class GeneratePanel(w.VBox):
             persons = self.studio.persons()
         except DatabaseUnavailable as exc:
             log.warning("could not load collections and persons: %s", exc)
-            self._say(f"Could not read the collections and persons: {exc}")
+            self._say(f"Could not read the collections and persons: {exc}", "error")
             return
         except Exception:
             log.exception("could not load collections and persons")
-            self._say("Could not read the database; press Refresh to try again.")
+            self._say(
+                "Could not read the database; press Refresh to try again.", "error"
+            )
             return
         with self._lock:
             chosen_collection = self.collection.value
@@ -254,14 +264,16 @@ class GeneratePanel(w.VBox):
             self._database_down = True
             self._say(
                 f"Could not read the progress of batch {batch_id}: {exc} "
-                "This view keeps trying."
+                "This view keeps trying.",
+                "error",
             )
             return None
         except Exception:
             log.exception("could not read the progress of batch %s", batch_id)
             self._say(
                 f"Could not read the progress of batch {batch_id}; "
-                "press Refresh to try again."
+                "press Refresh to try again.",
+                "error",
             )
             return None
         if self._database_down:
@@ -305,16 +317,18 @@ class GeneratePanel(w.VBox):
             outcome = work()
             done(outcome)
         except BrokerUnavailable as exc:
-            self._say(str(exc))
+            self._say(str(exc), "error")
             self._follow(exc.batch_id)
         except GenerateError as exc:
-            self._say(str(exc))
+            self._say(str(exc), "warning")
         except DatabaseUnavailable as exc:
             log.warning("the Generate panel's action failed: %s", exc)
-            self._say(f"Nothing was done: {exc}")
+            self._say(f"Nothing was done: {exc}", "error")
         except Exception:
             log.exception("the Generate panel's action failed")
-            self._say("Something went wrong; the details are in the kernel's log.")
+            self._say(
+                "Something went wrong; the details are in the kernel's log.", "error"
+            )
         finally:
             self.busy = False
             self._update_buttons()
@@ -384,7 +398,8 @@ class GeneratePanel(w.VBox):
         if problem is not None:
             self._say(
                 f"{problem} The workers can neither take nor report tasks until "
-                "it is back; this view keeps checking."
+                "it is back; this view keeps checking.",
+                "error",
             )
         elif was is not None:
             self._say(f"The broker answers again; following batch {batch_id}.")
@@ -409,7 +424,8 @@ class GeneratePanel(w.VBox):
                 bar.value = min(value, total)
                 label.value = f"{value} / {progress.total}"
             if progress.finished and not self.busy:
-                self._say(_finished_sentence(progress))
+                kind = "success" if progress.done == progress.total else "warning"
+                self._say(_finished_sentence(progress), kind)
         self._update_buttons()
 
     # -- view ------------------------------------------------------------------
@@ -431,9 +447,10 @@ class GeneratePanel(w.VBox):
             else:
                 person = dict((v, k) for k, v in self.person.options).get(person_id)
                 whom = f" for {html.escape(person)}" if person else ""
+                link = link_html(self.link_base, "see the scenes", collection=name)
                 text = (
                     f"Generate will create <b>{_tasks(count)}</b>, one per scene of "
-                    f"“{html.escape(name)}”{whom}."
+                    f"“{html.escape(name)}”{whom}. {link}"
                 )
         self.summary.value = text
         self._scene_count = count
@@ -456,12 +473,9 @@ class GeneratePanel(w.VBox):
     def _on_busy_change(self, change: dict[str, Any]) -> None:
         self._update_buttons()
 
-    def _say(self, sentence: str) -> None:
-        self.status.value = (
-            f"<span class='photolab-message'>{html.escape(sentence)}</span>"
-            if sentence
-            else ""
-        )
+    def _say(self, sentence: str, kind: str = "info") -> None:
+        """One sentence in the status area, its box coloured by ``kind``."""
+        self.status.value = notice(sentence, kind) if sentence else ""
 
 
 def _bar(**kwargs: Any) -> w.IntProgress:

@@ -6,13 +6,24 @@ the page's query string to the kernel in the ``QUERY_STRING`` environment
 variable; :func:`current_link` reads it there. Other parameters (Voila's own
 ``token``, ``theme``, ``template``) are ignored.
 
-Links the views offer are relative (``?scene=12``): the browser resolves them
-against the page it is on, so they stay right behind a reverse proxy or under
-a JupyterHub prefix that the kernel cannot see.
+Where the views' links point
+----------------------------
+Each view offers a link to what it shows (the gallery's detail panel
+``?task=``, a scene card ``?scene=``, the scene board and the Generate panel
+``?collection=``). :func:`link_base` decides where they point:
+
+- On the Voila page they are relative (``?scene=12``): the browser resolves
+  them against the page it is on, so they stay right behind a reverse proxy
+  or under a JupyterHub prefix that the kernel cannot see.
+- In JupyterLab a relative link would resolve against the lab's own address
+  and open the notebook in the lab, not the app, so no link is shown, unless
+  ``PHOTOLAB_APP_URL`` names the team's app page; then links are absolute
+  from it (``https://studio.internal/photolab/?scene=12``).
 """
 
 from __future__ import annotations
 
+import html
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -20,6 +31,8 @@ from urllib.parse import parse_qs, urlencode
 
 #: The query parameters a deep link uses, in the order they are written.
 PARAMS = ("collection", "scene", "task")
+#: The address of the team's app page, for links shown outside it (JupyterLab).
+APP_URL_ENV = "PHOTOLAB_APP_URL"
 
 
 @dataclass(frozen=True)
@@ -109,6 +122,7 @@ def link_for(
     """The address that opens the given target: ``base`` + ``?...``.
 
     With the default empty ``base`` the link is relative to the current page.
+    A ``base`` that has a query already (``...?token=abc``) keeps it.
     """
     pairs = [
         (name, value)
@@ -117,7 +131,47 @@ def link_for(
     ]
     if not pairs:
         return base or "?"
-    return f"{base}?{urlencode(pairs)}"
+    separator = "&" if "?" in base else "?"
+    return f"{base}{separator}{urlencode(pairs)}"
+
+
+def link_base(environ: Mapping[str, str] | None = None) -> str | None:
+    """Where the app's links point from this kernel; ``None``: show none.
+
+    ``""`` (relative links) on a Voila page, which Voila marks with
+    ``SERVER_SOFTWARE=voila/...``; else ``PHOTOLAB_APP_URL`` when set; else
+    ``None``, because a relative link in JupyterLab would open the lab.
+    """
+    env = os.environ if environ is None else environ
+    if env.get("SERVER_SOFTWARE", "").startswith("voila/"):
+        return ""
+    return env.get(APP_URL_ENV, "").strip() or None
+
+
+def link_html(
+    base: str | None,
+    text: str,
+    *,
+    collection: str | None = None,
+    scene_id: int | None = None,
+    task_id: int | None = None,
+) -> str:
+    """An escaped ``<a>`` to the target, opening a new tab; ``""`` without a base.
+
+    A new tab keeps the page the researcher is working on (and its unsaved
+    edits); copying the link's address gives a teammate the same view.
+    """
+    if base is None:
+        return ""
+    href = link_for(
+        collection=collection, scene_id=scene_id, task_id=task_id, base=base
+    )
+    return (
+        f"<a class='photolab-deep-link' href='{html.escape(href, quote=True)}' "
+        "target='_blank' rel='noopener' "
+        "title='Opens in a new tab; copy the address to share it'>"
+        f"🔗 {html.escape(text)}</a>"
+    )
 
 
 def current_link(environ: Mapping[str, str] | None = None) -> DeepLink:

@@ -40,6 +40,7 @@ from ..queries import SceneWithTasks, TaskRow
 from ..studio import Studio
 from ._closing import close_deep
 from .json_editor import JsonEditor
+from .links import link_html
 
 log = logging.getLogger(__name__)
 
@@ -58,11 +59,13 @@ ALL_COLLECTIONS = "All collections"
 CSS = """
 <style>
 .plw-scene-card { border: 1px solid #d0d7de; border-radius: 8px; padding: 8px;
-  background: #fff; box-sizing: border-box; }
+  background: #fff; box-sizing: border-box; row-gap: 8px; }
+.plw-scene-card.plw-linked { border-color: #2563eb; box-shadow: 0 0 0 2px #2563eb; }
 .plw-pics { display: flex; gap: 6px; }
 .plw-pics figure, .plw-tasks figure { margin: 0; text-align: center;
   font-size: 11px; color: #57606a; }
-.plw-pics img { width: 150px; display: block; border-radius: 6px; }
+.plw-pics img { width: 150px; height: 200px; object-fit: contain; display: block;
+  border-radius: 6px; background: #f3f4f6; }
 .plw-ph { width: 150px; height: 200px; background: #f3f4f6; border-radius: 6px;
   display: flex; align-items: center; justify-content: center; color: #8c959f; }
 .plw-facts { font-size: 13px; line-height: 1.45; overflow-wrap: anywhere; }
@@ -119,8 +122,14 @@ def _figure(studio: Studio, key: str | None, caption: str) -> str:
     return f"<figure>{picture}<figcaption>{_e(caption)}</figcaption></figure>"
 
 
-def facts_html(scene: Scene, *, show_params: bool = True) -> str:
-    """Id, collection, name and prompt (long prompts folded), and the params."""
+def facts_html(
+    scene: Scene, *, show_params: bool = True, link_base: str | None = None
+) -> str:
+    """Id, collection, name and prompt (long prompts folded), and the params.
+
+    With a ``link_base`` (see :func:`.links.link_base`) the title carries a
+    link to the scene (``?scene=ID``).
+    """
     title = f"Scene #{scene.scene_id}"
     if scene.name:
         title += f" · {scene.name}"
@@ -130,7 +139,7 @@ def facts_html(scene: Scene, *, show_params: bool = True) -> str:
         else "<span class='plw-muted'>no collection</span>"
     )
     parts = [
-        f"<h4>{_e(title)}</h4>",
+        f"<h4>{_e(title)} {link_html(link_base, 'link', scene_id=scene.scene_id)}</h4>",
         f"<div>collection: <b>{collection}</b></div>",
         _prompt_html(scene.prompt),
     ]
@@ -217,6 +226,9 @@ class SceneCard(w.HBox):
         a page costs three queries, not three per card).
     with_style:
         Include the card's CSS (a board includes it once for all its cards).
+    link_base:
+        Where the title's link to the scene (``?scene=ID``) points; ``None``
+        shows no link (see :func:`.links.link_base`).
 
     Attributes
     ----------
@@ -243,8 +255,10 @@ class SceneCard(w.HBox):
         *,
         data: SceneWithTasks | None = None,
         with_style: bool = True,
+        link_base: str | None = None,
     ) -> None:
         self.studio = studio
+        self.link_base = link_base
         self.scene_id = int(scene_id)
         self.scene: Scene | None = None
         self.tasks: tuple[TaskRow, ...] = ()
@@ -274,15 +288,20 @@ class SceneCard(w.HBox):
             [self.minus_button, self.rate_label, self.plus_button, self.edit_button],
             layout=w.Layout(align_items="center"),
         )
+        # The row wraps where it is narrow (a notebook in JupyterLab): the
+        # tasks go under the facts, then the facts under the pictures, so the
+        # params editor keeps at least 360px instead of being squeezed.
         self.middle = w.VBox(
             [self.facts, controls, self.status],
-            layout=w.Layout(flex="1 1 0", min_width="0", padding="0 8px"),
+            layout=w.Layout(flex="1 1 360px", min_width="0", padding="0 8px"),
         )
-        self.task_strip = w.HTML(layout=w.Layout(flex="0 1 36%", min_width="0"))
+        self.task_strip = w.HTML(layout=w.Layout(flex="1 1 260px", min_width="0"))
         super().__init__(
             [self.pictures, self.middle, self.task_strip],
-            layout=w.Layout(width="100%", margin="0 0 8px 0"),
+            layout=w.Layout(width="100%", margin="0 0 8px 0", flex_flow="row wrap"),
         )
+        self.middle.add_class("plw-card-main")
+        self.task_strip.add_class("plw-card-tasks")
         self.add_class("plw-scene-card")
 
         self.minus_button.on_click(lambda _b: self.rate(-1))
@@ -356,7 +375,7 @@ class SceneCard(w.HBox):
             [self.save_button, self.revert_button, self.reload_button]
         )
         self.editor = editor
-        self.facts.value = self._style + facts_html(self.scene, show_params=False)
+        self.facts.value = self._style + self._facts(self.scene, show_params=False)
         facts, controls, status = self.middle.children[:3]
         self.middle.children = (facts, controls, editor, self._toolbar, status)
         self.edit_button.description = "Close editor"
@@ -383,7 +402,7 @@ class SceneCard(w.HBox):
         self.edit_button.description = "Edit params"
         self.edit_button.icon = "pencil"
         if self.scene is not None:
-            self.facts.value = self._style + facts_html(self.scene)
+            self.facts.value = self._style + self._facts(self.scene)
         self._say("")
         return True
 
@@ -488,12 +507,15 @@ class SceneCard(w.HBox):
             return
         self.scene, self.tasks = data.scene, data.tasks
         self.pictures.value = pictures_html(self.studio, data.scene)
-        self.facts.value = self._style + facts_html(
+        self.facts.value = self._style + self._facts(
             data.scene, show_params=self.editor is None
         )
         self.task_strip.value = tasks_html(self.studio, data.tasks)
         self.edit_button.disabled = False
         self._show_rate(data.scene.rate)
+
+    def _facts(self, scene: Scene, *, show_params: bool = True) -> str:
+        return facts_html(scene, show_params=show_params, link_base=self.link_base)
 
     def _show_rate(self, rate: float | None) -> None:
         self.rate_value = rate
@@ -545,6 +567,10 @@ class SceneBoard(w.VBox):
         The collection shown first; ``None`` for all scenes.
     page_size:
         Cards per page.
+    link_base:
+        Where the links to the collection (``?collection=NAME``, beside the
+        position) and to each scene point; ``None`` shows none (see
+        :func:`.links.link_base`).
 
     Attributes
     ----------
@@ -569,8 +595,10 @@ class SceneBoard(w.VBox):
         collection_name: str | None = None,
         *,
         page_size: int = PAGE_SIZE,
+        link_base: str | None = None,
     ) -> None:
         self.studio = studio
+        self.link_base = link_base
         self.page_size = max(1, int(page_size))
         self.page = 0
         self.total = 0
@@ -664,7 +692,12 @@ class SceneBoard(w.VBox):
         if not self.show_collection(collection, discard=discard):
             return False
         offset = self.studio.scene_offset(scene_id, collection)
-        return self.go_to_page(offset // self.page_size, discard=discard)
+        if not self.go_to_page(offset // self.page_size, discard=discard):
+            return False
+        for card in self.cards:  # outlined until the page changes
+            if card.scene_id == scene_id:
+                card.add_class("plw-linked")
+        return True
 
     def open_link(self, link: Any) -> None:
         """Follow an app deep link (its ``scene_id`` or ``collection``)."""
@@ -719,7 +752,13 @@ class SceneBoard(w.VBox):
         self.total = total
         old = self.cards
         self.cards = [
-            SceneCard(self.studio, row.scene.scene_id, data=row, with_style=False)
+            SceneCard(
+                self.studio,
+                row.scene.scene_id,
+                data=row,
+                with_style=False,
+                link_base=self.link_base,
+            )
             for row in rows
         ]
         self.cards_box.children = tuple(self.cards)
@@ -739,7 +778,13 @@ class SceneBoard(w.VBox):
             text = f"Scenes {first + 1}–{first + shown} of {self.total}"
         else:
             text = "No scenes"
-        self.position.value = f"<span>{_e(text)}</span>"
+        link = ""
+        if self.collection_name is not None:
+            name = self.collection_name
+            link = " " + link_html(
+                self.link_base, "link to this collection", collection=name
+            )
+        self.position.value = f"<span>{_e(text)}</span>{link}"
         self.previous_button.disabled = self.page == 0
         self.next_button.disabled = first + shown >= self.total
 

@@ -42,6 +42,7 @@ CSS = """
   border-radius: 4px; border-left: 4px solid #2563eb; background: #eff6ff; }
 .photolab-notice.photolab-warning { border-left-color: #c2410c; background: #fff7ed; }
 .photolab-notice.photolab-error { border-left-color: #b91c1c; background: #fef2f2; }
+.photolab-notice.photolab-success { border-left-color: #15803d; background: #f0fdf4; }
 .photolab-badge { display: inline-block; padding: 1px 8px; border-radius: 10px;
   font-size: 12px; line-height: 18px; white-space: nowrap; color: #fff; }
 .photolab-fold summary { cursor: pointer; list-style: none; }
@@ -50,7 +51,9 @@ CSS = """
 .photolab-fold[open] .photolab-fold-head, .photolab-fold[open] .photolab-fold-more,
 .photolab-fold:not([open]) .photolab-fold-less { display: none; }
 .photolab-text { white-space: pre-wrap; overflow-wrap: anywhere; }
-.photolab-message { color: var(--jp-ui-font-color1, #1f2937); }
+.photolab-deep-link { font-size: 12px; font-weight: normal; white-space: nowrap;
+  color: var(--jp-brand-color1, #2563eb); text-decoration: none; }
+.photolab-deep-link:hover { text-decoration: underline; }
 """
 
 
@@ -94,6 +97,6 @@ def folded_text(text: str | None, limit: int = FOLD_AT, empty: str = "—") -> s
 
 
 def notice(message: str, kind: str = "info") -> str:
-    """A one-sentence notice box (HTML); ``kind`` is info, warning or error."""
-    extra = f" photolab-{kind}" if kind in ("warning", "error") else ""
+    """A one-sentence notice box (HTML): info, success, warning or error."""
+    extra = f" photolab-{kind}" if kind in ("success", "warning", "error") else ""
     return f"<div class='photolab-notice{extra}'>{html.escape(message)}</div>"
