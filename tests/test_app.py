@@ -12,7 +12,8 @@ from ipywidgets.widgets.widget import _instances
 from photolab_widgets.demo import seed_demo
 from photolab_widgets.widgets import app as app_module
 from photolab_widgets.widgets.app import AppPage, build_app, error_page, open_app
-from photolab_widgets.widgets.links import DeepLink, parse_deep_link
+from photolab_widgets.widgets.gallery import TaskGallery
+from photolab_widgets.widgets.links import APP_URL_ENV, DeepLink, parse_deep_link
 from photolab_widgets.widgets.style import folded_text, status_badge
 from tests.factories import add_scene, add_task, add_user
 from tests.test_links import AWKWARD_NAMES, href_of
@@ -200,8 +201,26 @@ def test_every_view_offers_a_link_to_what_it_shows(studio, name):
     page.close()
 
 
-def test_views_offer_no_link_where_a_relative_one_would_be_wrong(demo):
-    page = build_app(demo)  # as in JupyterLab without PHOTOLAB_APP_URL
-    page.views["Tasks"].select(demo.tasks(limit=1).rows[0].id)
+def _one_task(studio) -> int:
+    scene_id = add_scene(studio, collection_name="c")
+    return add_task(studio, scene_id, add_user(studio, "Ada"), status="done")
+
+
+def test_views_offer_no_link_where_a_relative_one_would_be_wrong(studio, monkeypatch):
+    monkeypatch.delenv(APP_URL_ENV, raising=False)
+    task_id = _one_task(studio)
+    page = build_app(studio)  # as in JupyterLab without PHOTOLAB_APP_URL
+    page.views["Tasks"].select(task_id)
     assert "class='photolab-deep-link'" not in _texts(page)
     page.close()
+
+
+def test_views_outside_the_app_link_to_the_app_url(studio, monkeypatch):
+    monkeypatch.setenv(APP_URL_ENV, "https://studio.internal/photolab/")
+    task_id = _one_task(studio)
+    gallery = TaskGallery(studio, auto_refresh=False)  # in a researcher's notebook
+    gallery.select(task_id)
+    assert href_of(gallery.detail_html.value) == (
+        f"https://studio.internal/photolab/?task={task_id}"
+    )
+    gallery.close()

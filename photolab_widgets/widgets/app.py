@@ -118,8 +118,8 @@ def build_app(
         the first tab.
     link_base:
         Where the views' own links point (``""``: relative to the page, as on
-        the Voila app; an app address; ``None``: no links). :func:`open_app`
-        passes :func:`.links.link_base`.
+        the Voila app; an app address; ``None``: ``PHOTOLAB_APP_URL`` or no
+        links). :func:`open_app` passes :func:`.links.link_base`.
     """
     link = DeepLink() if link is None else link
     views = {

@@ -56,7 +56,7 @@ from ..models import FINISHED_STATUSES, TaskStatus
 from ..queries import TaskFilter, TaskRow
 from ..studio import Studio
 from ..task_pages import FilterOptions, TaskDetail
-from .links import link_html
+from .links import app_url, link_html
 
 log = logging.getLogger(__name__)
 
@@ -294,8 +294,9 @@ class TaskGallery(w.VBox):
         maximum while nothing changes and starts over when a card changes.
     link_base:
         Where the detail panel's link to its task (``?task=ID``) points: ``""``
-        for a link relative to the page (the Voila app), an app address, or
-        ``None`` for no link (see :func:`.links.link_base`).
+        for a link relative to the page (the Voila app) or an app address;
+        ``None``: ``PHOTOLAB_APP_URL``, or no link when it is unset (see
+        :mod:`.links`).
 
     Attributes
     ----------
@@ -342,7 +343,7 @@ class TaskGallery(w.VBox):
         link_base: str | None = None,
     ) -> None:
         self.studio = studio
-        self.link_base = link_base
+        self.link_base = app_url() if link_base is None else link_base
         self.page_size = page_size
         self.auto_refresh = auto_refresh
         self.refresh_interval = refresh_interval

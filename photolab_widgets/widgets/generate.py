@@ -43,7 +43,7 @@ from ..dispatch.batches import (
 )
 from ..health import DatabaseUnavailable
 from ..studio import Studio
-from .links import link_html
+from .links import app_url, link_html
 from .style import notice
 
 log = logging.getLogger(__name__)
@@ -71,8 +71,9 @@ class GeneratePanel(w.VBox):
         15 minutes).
     link_base : str or None
         Where the summary's link to the chosen collection's scenes
-        (``?collection=NAME``) points; ``None`` shows none (see
-        :func:`.links.link_base`).
+        (``?collection=NAME``) points: ``""`` for a link relative to the page,
+        or an app address; ``None``: ``PHOTOLAB_APP_URL``, or no link when it
+        is unset (see :mod:`.links`).
 
     Attributes
     ----------
@@ -112,7 +113,7 @@ class GeneratePanel(w.VBox):
         **kwargs: Any,
     ):
         self.studio = studio
-        self.link_base = link_base
+        self.link_base = app_url() if link_base is None else link_base
         self.poll_interval = poll_interval
         self.stale_after = stale_after
         self.progress: BatchProgress | None = None

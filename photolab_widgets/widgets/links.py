@@ -18,7 +18,8 @@ Each view offers a link to what it shows (the gallery's detail panel
 - In JupyterLab a relative link would resolve against the lab's own address
   and open the notebook in the lab, not the app, so no link is shown, unless
   ``PHOTOLAB_APP_URL`` names the team's app page; then links are absolute
-  from it (``https://studio.internal/photolab/?scene=12``).
+  from it (``https://studio.internal/photolab/?scene=12``). The same holds
+  for views a researcher builds in a notebook of their own.
 """
 
 from __future__ import annotations
@@ -135,17 +136,27 @@ def link_for(
     return f"{base}{separator}{urlencode(pairs)}"
 
 
+def app_url(environ: Mapping[str, str] | None = None) -> str | None:
+    """``PHOTOLAB_APP_URL``: the team's app page, or ``None`` when unset.
+
+    A view built outside the app (``TaskGallery(studio)`` in a notebook) links
+    there when it is set, and shows no link otherwise.
+    """
+    env = os.environ if environ is None else environ
+    return env.get(APP_URL_ENV, "").strip() or None
+
+
 def link_base(environ: Mapping[str, str] | None = None) -> str | None:
-    """Where the app's links point from this kernel; ``None``: show none.
+    """Where the app page's links point from this kernel; ``None``: show none.
 
     ``""`` (relative links) on a Voila page, which Voila marks with
-    ``SERVER_SOFTWARE=voila/...``; else ``PHOTOLAB_APP_URL`` when set; else
-    ``None``, because a relative link in JupyterLab would open the lab.
+    ``SERVER_SOFTWARE=voila/...``; else :func:`app_url`, because a relative
+    link in JupyterLab would open the lab.
     """
     env = os.environ if environ is None else environ
     if env.get("SERVER_SOFTWARE", "").startswith("voila/"):
         return ""
-    return env.get(APP_URL_ENV, "").strip() or None
+    return app_url(env)
 
 
 def link_html(

@@ -40,7 +40,7 @@ from ..queries import SceneWithTasks, TaskRow
 from ..studio import Studio
 from ._closing import close_deep
 from .json_editor import JsonEditor
-from .links import link_html
+from .links import app_url, link_html
 
 log = logging.getLogger(__name__)
 
@@ -227,8 +227,9 @@ class SceneCard(w.HBox):
     with_style:
         Include the card's CSS (a board includes it once for all its cards).
     link_base:
-        Where the title's link to the scene (``?scene=ID``) points; ``None``
-        shows no link (see :func:`.links.link_base`).
+        Where the title's link to the scene (``?scene=ID``) points: ``""`` for
+        a link relative to the page, or an app address; ``None``:
+        ``PHOTOLAB_APP_URL``, or no link when it is unset (see :mod:`.links`).
 
     Attributes
     ----------
@@ -258,7 +259,7 @@ class SceneCard(w.HBox):
         link_base: str | None = None,
     ) -> None:
         self.studio = studio
-        self.link_base = link_base
+        self.link_base = app_url() if link_base is None else link_base
         self.scene_id = int(scene_id)
         self.scene: Scene | None = None
         self.tasks: tuple[TaskRow, ...] = ()
@@ -569,8 +570,7 @@ class SceneBoard(w.VBox):
         Cards per page.
     link_base:
         Where the links to the collection (``?collection=NAME``, beside the
-        position) and to each scene point; ``None`` shows none (see
-        :func:`.links.link_base`).
+        position) and to each scene point, as for :class:`SceneCard`.
 
     Attributes
     ----------
@@ -598,7 +598,7 @@ class SceneBoard(w.VBox):
         link_base: str | None = None,
     ) -> None:
         self.studio = studio
-        self.link_base = link_base
+        self.link_base = app_url() if link_base is None else link_base
         self.page_size = max(1, int(page_size))
         self.page = 0
         self.total = 0
