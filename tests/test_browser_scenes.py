@@ -11,6 +11,7 @@ import re
 from urllib.parse import urlsplit
 
 import pytest
+from playwright.sync_api import expect
 
 from photolab_widgets import processes
 from photolab_widgets.config import Settings
@@ -85,6 +86,7 @@ def test_edit_save_and_rate_on_the_voila_page(scenes_server, page):
     value = (
         card.locator(".widget-textarea").filter(has_text="Value").locator("textarea")
     )
+    expect(value).to_have_value("30")  # the kernel has filled the form
     value.fill("42")
     value.press("Tab")
     tree.get_by_text("steps: 42").wait_for()
