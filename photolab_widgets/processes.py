@@ -92,6 +92,10 @@ def running(*procs: subprocess.Popen[bytes]) -> Iterator[None]:
             stop(proc)
 
 
+#: Seconds a kernel with no page connected may idle before Voila stops it.
+KERNEL_IDLE_TIMEOUT_S = 600
+
+
 def voila_argv(
     notebook: Path = APP_NOTEBOOK,
     *,
@@ -99,8 +103,16 @@ def voila_argv(
     ip: str = "127.0.0.1",
     base_url: str | None = None,
     config_dir: Path | None = None,
+    cull_idle_s: int = KERNEL_IDLE_TIMEOUT_S,
+    cull_interval_s: int = 60,
 ) -> list[str]:
     """The command line that serves ``notebook`` with Voila.
+
+    Every page view starts a kernel, and Voila 0.5 cannot stop it when the
+    page closes (its shutdown request is refused for a missing ``_xsrf``
+    argument), so the server's culler stops kernels that have no page
+    connected and have been idle for ``cull_idle_s`` seconds. A kernel whose
+    page is open is never culled, however long it idles.
 
     ``config_dir`` holds a ``voila.json`` (see :func:`write_voila_config`),
     searched before the usual places. A token goes there, not on the command
@@ -119,6 +131,9 @@ def voila_argv(
         "--no-browser",
         "--show_tracebacks=False",
         f"--template={VOILA_TEMPLATE}",
+        f"--MappingKernelManager.cull_idle_timeout={int(cull_idle_s)}",
+        f"--MappingKernelManager.cull_interval={int(cull_interval_s)}",
+        "--MappingKernelManager.cull_connected=False",
     ]
     if base_url is not None:
         argv.append(f"--Voila.base_url={base_url}")
