@@ -14,6 +14,7 @@ import logging
 import random
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import lru_cache
 from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
@@ -59,11 +60,38 @@ class SeedReport:
     skipped: bool = False
 
 
+#: Fonts with Chinese glyphs, where Debian's fonts-noto-cjk puts them.
+CJK_FONTS = (
+    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+    "/usr/share/fonts/opentype/noto/NotoSansCJKsc-Regular.otf",
+)
+
+
+@lru_cache(maxsize=8)
 def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
+    """A CJK font when the machine has one, else Pillow's own (Latin only)."""
+    for path in CJK_FONTS:
+        try:
+            return ImageFont.truetype(path, size)
+        except OSError:
+            continue
     try:
         return ImageFont.load_default(size=size)
     except TypeError:  # Pillow built without FreeType
         return ImageFont.load_default()
+
+
+def _drawable(text: str, fallback: str) -> str:
+    """The part of ``text`` the font can draw: never emoji; Chinese with CJK."""
+    wide = isinstance(_font(18), ImageFont.FreeTypeFont) and any(
+        Path(p).exists() for p in CJK_FONTS
+    )
+    kept = "".join(
+        ch
+        for ch in text
+        if ch.isascii() or (ch.isalpha() and ord(ch) < (0x10000 if wide else 0x100))
+    )
+    return " ".join(kept.split()) or fallback
 
 
 def _palette(seed: int) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
@@ -142,10 +170,10 @@ def draw_result(base: Image.Image, prompt: str, person: str) -> Image.Image:
     img = Image.blend(img, tint, 0.25)
     draw = ImageDraw.Draw(img)
     draw.rectangle([0, 0, img.width, 70], fill=(20, 20, 20))
-    ascii_prompt = prompt.encode("ascii", "ignore").decode().strip() or "(prompt)"
-    draw.text((10, 8), ascii_prompt[:34], fill="white", font=_font(18))
-    person_ascii = person.encode("ascii", "ignore").decode().strip() or "person"
-    draw.text((10, 38), f"for {person_ascii[:30]}", fill="#ffd76a", font=_font(18))
+    shown_prompt = _drawable(prompt, "(prompt)")
+    draw.text((10, 8), shown_prompt[:30], fill="white", font=_font(18))
+    shown_person = _drawable(person, "person")
+    draw.text((10, 38), f"for {shown_person[:28]}", fill="#ffd76a", font=_font(18))
     draw.rectangle([8, 8, img.width - 8, img.height - 8], outline="#ffd76a", width=4)
     return img
 
