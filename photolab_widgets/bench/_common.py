@@ -11,6 +11,9 @@ import argparse
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import func, select
 
 from ..config import OSS_TEST_BUCKET, Settings
 from ..studio import Studio
@@ -41,3 +44,17 @@ def bench_studio(
             yield studio
         finally:
             studio.close()
+
+
+def init_empty(studio: Studio, table: Any, bench: str, rows: str) -> bool:
+    """Create the tables; ``False``, after saying why, when ``table`` has rows.
+
+    A benchmark that fills a table and then counts what it built cannot share
+    that table with rows that were there before.
+    """
+    studio.init_db()
+    with studio.session() as s:
+        if s.scalar(select(func.count()).select_from(table)):
+            print(f"{bench}: the database already has {rows}; give it an empty one")
+            return False
+    return True

@@ -26,11 +26,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import event, func, insert, select
+from sqlalchemy import event, insert, select
 
 from ..models import Scene, Task, User, utcnow
 from ..studio import Studio
-from ._common import add_database_url, bench_studio
+from ._common import add_database_url, bench_studio, init_empty
 
 COLLECTIONS = ["summer 夏日", "office", "cats & dogs 🐾", "family", "studio <b>"]
 GOAL_SECONDS = 0.3
@@ -63,11 +63,8 @@ def _run(studio: Studio, args: argparse.Namespace) -> int:
 
     from ..widgets.gallery import TaskGallery
 
-    studio.init_db()
-    with studio.session() as s:
-        if s.scalar(select(func.count()).select_from(Task)):
-            print("bench gallery: the database already has tasks; give it an empty one")
-            return 2
+    if not init_empty(studio, Task, "bench gallery", "tasks"):
+        return 2
     n = args.tasks
     started = time.perf_counter()
     _fill(studio, n)

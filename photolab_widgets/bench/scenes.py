@@ -22,13 +22,13 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import event, func, select
+from sqlalchemy import event
 
 from ..db import make_engine
 from ..edits import bump_rate
 from ..models import Scene, Task
 from ..studio import Studio
-from ._common import add_database_url, bench_studio
+from ._common import add_database_url, bench_studio, init_empty
 
 STEP = 1 / 16
 PARAMS: dict[str, Any] = {
@@ -65,11 +65,9 @@ def _run(studio: Studio, args: argparse.Namespace) -> int:
 
     from ..widgets.scene import SceneBoard, SceneCard
 
-    studio.init_db()
+    if not init_empty(studio, Scene, "bench scenes", "scenes"):
+        return 2
     with studio.session() as s:
-        if s.scalar(select(func.count()).select_from(Scene)):
-            print("bench scenes: the database already has scenes; give it an empty one")
-            return 2
         scenes = [
             Scene(
                 action_type="sd",
