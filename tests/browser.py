@@ -73,6 +73,27 @@ def start_voila(
     return VoilaServer(url, home, env, log), proc
 
 
+@pytest.fixture(scope="module")
+def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VoilaServer]:
+    """Voila on the app over a freshly seeded demo database, one per test module.
+
+    Module scope: starting Voila and seeding take seconds, and the tests that
+    use it only read, so each module shares one server; a module never sees
+    another module's clicks.
+    """
+    from photolab_widgets.config import Settings
+    from photolab_widgets.demo import seed_demo
+    from photolab_widgets.studio import Studio
+
+    home = tmp_path_factory.mktemp("demo-home")
+    studio = Studio(Settings.from_env({"PHOTOLAB_HOME": str(home)}))
+    seed_demo(studio)
+    studio.close()
+    server, proc = start_voila(home)
+    yield server
+    processes.stop(proc)
+
+
 @pytest.fixture(scope="session")
 def browser() -> Iterator[object]:
     from playwright.sync_api import sync_playwright

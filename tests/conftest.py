@@ -30,6 +30,17 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
+def demo_home(home: Path) -> Path:
+    """``home`` with the demo data seeded into its default database."""
+    from photolab_widgets.demo import seed_demo
+
+    studio = Studio(Settings.from_env())
+    seed_demo(studio)
+    studio.close()
+    return home
+
+
+@pytest.fixture
 def mysql_url() -> Iterator[str]:
     """A fresh, uniquely named MariaDB database, dropped afterwards."""
     url, name = services.create_mysql_database()

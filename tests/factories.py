@@ -26,6 +26,21 @@ def add_scene(studio: Studio, **fields: Any) -> int:
         return scene.scene_id
 
 
+def add_scenes(
+    studio: Studio, collection: str, n: int, prompt: str | None = None
+) -> list[int]:
+    """``n`` scenes in ``collection``, prompts ``"<prompt> 0"``, ``"<prompt> 1"``...
+
+    The prompt defaults to the collection's name, so a worker's log tells the
+    scenes of one test apart.
+    """
+    word = collection if prompt is None else prompt
+    return [
+        add_scene(studio, collection_name=collection, prompt=f"{word} {i}")
+        for i in range(n)
+    ]
+
+
 def add_task(studio: Studio, scene_id: int, person_id: int, **fields: Any) -> int:
     with studio.session() as s:
         scene = s.get(Scene, scene_id)

@@ -21,7 +21,9 @@ import subprocess
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -220,14 +222,7 @@ class PrivateMariaDB(PrivateServer):
 
     def execute(self, sql: str) -> None:
         """Run one statement as root (``SET GLOBAL ...``, ``CREATE DATABASE ...``)."""
-        import pymysql
-
-        conn = pymysql.connect(host="127.0.0.1", port=self.port, user="root")
-        try:
-            with conn.cursor() as cur:
-                cur.execute(sql)
-        finally:
-            conn.close()
+        _mysql_execute(self.url, sql)
 
 
 class PrivateRedis(PrivateServer):
@@ -287,22 +282,70 @@ def private_server(cls: type[PrivateServer], *args: str) -> PrivateServer:
     return server
 
 
+# -- shared or own ------------------------------------------------------------
+
+
+_bases: dict[str, dict[str, str | None]] = {}
+
+
+def _shared_or_own(
+    what: str,
+    shared: str,
+    answers: Callable[[str], str | None],
+    own: type[PrivateServer],
+) -> str:
+    """The shared server's URL if it answers, else a private copy's; else skip.
+
+    Decided once per test session and per service: the first test pays for
+    the probe (and the private server's start), the others reuse the answer.
+    """
+    base = _bases.setdefault(what, {})
+    if "url" not in base:
+        error = answers(shared)
+        if error is None:
+            base["url"] = shared
+        else:
+            try:
+                server = own()
+                server.start()
+                base["url"] = server.url
+            except Exception as exc:  # noqa: BLE001
+                base["url"] = None
+                base["why"] = f"{shared}: {error}; own copy: {exc}"
+    url = base["url"]
+    if url is None:
+        missing(what, base["why"] or "")
+    assert url is not None
+    return url
+
+
 # -- MariaDB -----------------------------------------------------------------
+
+
+def _mysql_connect(url: str, **options: Any) -> Any:
+    """A pymysql connection to the server named by a SQLAlchemy URL."""
+    import pymysql
+    from sqlalchemy.engine import make_url
+
+    u = make_url(url)
+    return pymysql.connect(
+        host=u.host or "127.0.0.1",
+        port=u.port or 3306,
+        user=u.username or "root",
+        password=u.password or "",
+        **options,
+    )
 
 
 def _mysql_answers(url: str) -> str | None:
     import pymysql
     from sqlalchemy.engine import make_url
 
-    u = make_url(url)
     try:
-        conn = pymysql.connect(
-            host=u.host or "127.0.0.1",
-            port=u.port or 3306,
-            user=u.username or "root",
-            password=u.password or "",
+        conn = _mysql_connect(
+            url,
             connect_timeout=3,
-            unix_socket=u.query.get("unix_socket"),  # type: ignore[arg-type]
+            unix_socket=make_url(url).query.get("unix_socket"),
         )
     except pymysql.MySQLError as exc:
         return str(exc)
@@ -310,70 +353,33 @@ def _mysql_answers(url: str) -> str | None:
     return None
 
 
-def _start_own_mariadb() -> str:
-    server = PrivateMariaDB()
-    server.start()
-    return server.url
-
-
-_mysql_base: dict[str, str | None] = {}
-
-
 def mysql_base_url() -> str:
     """A server URL without database; skips (or fails in CI) when none."""
-    if "url" not in _mysql_base:
-        error = _mysql_answers(MYSQL_URL)
-        if error is None:
-            _mysql_base["url"] = MYSQL_URL
-        else:
-            try:
-                _mysql_base["url"] = _start_own_mariadb()
-            except Exception as exc:  # noqa: BLE001
-                _mysql_base["url"] = None
-                _mysql_base["why"] = f"{MYSQL_URL}: {error}; own copy: {exc}"
-    url = _mysql_base["url"]
-    if url is None:
-        missing("MariaDB", _mysql_base["why"] or "")
-    assert url is not None
-    return url
+    return _shared_or_own("MariaDB", MYSQL_URL, _mysql_answers, PrivateMariaDB)
+
+
+def _mysql_execute(url: str, sql: str) -> None:
+    conn = _mysql_connect(url)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql)
+    finally:
+        conn.close()
 
 
 def create_mysql_database() -> tuple[str, str]:
     """Create a uniquely named utf8mb4 database; return (url, name)."""
-    import pymysql
-    from sqlalchemy.engine import make_url
-
     base = mysql_base_url()
     name = f"photolab_test_{uuid.uuid4().hex[:12]}"
-    u = make_url(base)
-    conn = pymysql.connect(
-        host=u.host,
-        port=u.port or 3306,
-        user=u.username or "root",
-        password=u.password or "",
+    _mysql_execute(
+        base,
+        f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci",
     )
-    with conn.cursor() as cur:
-        cur.execute(
-            f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
-        )
-    conn.close()
     return f"{base}/{name}?charset=utf8mb4", name
 
 
 def drop_mysql_database(name: str) -> None:
-    import pymysql
-    from sqlalchemy.engine import make_url
-
-    u = make_url(mysql_base_url())
-    conn = pymysql.connect(
-        host=u.host,
-        port=u.port or 3306,
-        user=u.username or "root",
-        password=u.password or "",
-    )
-    with conn.cursor() as cur:
-        cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
-    conn.close()
+    _mysql_execute(mysql_base_url(), f"DROP DATABASE IF EXISTS `{name}`")
 
 
 # -- Redis -------------------------------------------------------------------
@@ -389,28 +395,5 @@ def _redis_answers(url: str) -> str | None:
     return None
 
 
-def _start_own_redis() -> str:
-    server = PrivateRedis()
-    server.start()
-    return server.url
-
-
-_redis_base: dict[str, str | None] = {}
-
-
 def redis_base_url() -> str:
-    if "url" not in _redis_base:
-        error = _redis_answers(REDIS_URL)
-        if error is None:
-            _redis_base["url"] = REDIS_URL
-        else:
-            try:
-                _redis_base["url"] = _start_own_redis()
-            except Exception as exc:  # noqa: BLE001
-                _redis_base["url"] = None
-                _redis_base["why"] = f"{REDIS_URL}: {error}; own copy: {exc}"
-    url = _redis_base["url"]
-    if url is None:
-        missing("Redis", _redis_base["why"] or "")
-    assert url is not None
-    return url
+    return _shared_or_own("Redis", REDIS_URL, _redis_answers, PrivateRedis)

@@ -4,26 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from photolab_widgets import processes
-from photolab_widgets.config import Settings
-from photolab_widgets.demo import seed_demo
-from photolab_widgets.studio import Studio
-from tests.browser import screenshot, start_voila, wait_for_widgets
+from tests.browser import screenshot, wait_for_widgets
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 LOADED = "els => els.map(e => e.complete ? e.naturalWidth : -1)"
-
-
-@pytest.fixture(scope="module")
-def demo_server(tmp_path_factory):
-    home = tmp_path_factory.mktemp("gallery-home")
-    studio = Studio(Settings.from_env({"PHOTOLAB_HOME": str(home)}))
-    seed_demo(studio)
-    studio.close()
-    server, proc = start_voila(home)
-    yield server
-    processes.stop(proc)
 
 
 def _wait_images(page, selector: str) -> list[int]:

@@ -23,7 +23,7 @@ from photolab_widgets import GeneratePanel, Studio
 from photolab_widgets.config import Settings
 from photolab_widgets.models import Task, TaskStatus
 from photolab_widgets.processes import stop
-from tests.factories import add_scene, add_user
+from tests.factories import add_scenes, add_user
 from tests.services import PrivateRedis
 from tests.workers import WorkerLog, running_worker, use_queue, wait_for
 
@@ -119,8 +119,7 @@ def pool_children(pid: int) -> list[int]:
 
 def test_a_killed_render_is_delivered_again_and_rendered_once(studio, panel_of):
     person = add_user(studio)
-    for i in range(2):
-        add_scene(studio, collection_name="kill", prompt=f"kill {i}")
+    add_scenes(studio, "kill", 2)
     panel = panel_of(studio, "kill", person)
     queue = studio.celery.conf.task_default_queue
 
@@ -149,8 +148,7 @@ def test_a_killed_render_is_delivered_again_and_rendered_once(studio, panel_of):
 
 def test_a_worker_killed_outright_leaves_nothing_running_forever(studio, panel_of):
     person = add_user(studio)
-    for i in range(3):
-        add_scene(studio, collection_name="dead", prompt=f"dead {i}")
+    add_scenes(studio, "dead", 3)
     panel = panel_of(studio, "dead", person)
     queue = studio.celery.conf.task_default_queue
 
@@ -190,8 +188,7 @@ def test_redis_down_mid_batch_is_said_and_the_batch_resumes(
     studio, panel_of, own_redis: PrivateRedis
 ):
     person = add_user(studio)
-    for i in range(4):
-        add_scene(studio, collection_name="outage", prompt=f"outage {i}")
+    add_scenes(studio, "outage", 4)
     # Not the stale rule's test: the worker needs a few seconds to reconnect.
     panel = panel_of(studio, "outage", person, stale_after=120)
     queue = studio.celery.conf.task_default_queue
@@ -244,8 +241,7 @@ def test_the_kernel_subscribes_to_no_result(studio, own_redis: PrivateRedis):
     # collection, which during a Redis outage raises "The Celery application
     # must be restarted" out of AsyncResult.__del__.
     person = add_user(studio)
-    for i in range(3):
-        add_scene(studio, collection_name="quiet", prompt=f"quiet {i}")
+    add_scenes(studio, "quiet", 3)
     studio.generate("quiet", person)
 
     consumer = studio.celery.backend.result_consumer

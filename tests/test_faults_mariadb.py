@@ -28,7 +28,7 @@ from photolab_widgets.models import Batch, Task
 from photolab_widgets.studio import Studio
 from photolab_widgets.widgets.gallery import TaskGallery
 from photolab_widgets.widgets.scene import SceneBoard, SceneCard
-from tests.factories import add_scene, add_task, add_user
+from tests.factories import add_scene, add_scenes, add_task, add_user
 from tests.services import PrivateMariaDB
 from tests.workers import running_worker, wait_for
 
@@ -272,8 +272,7 @@ def test_generate_under_a_restart_says_so_and_writes_nothing(
     own_mariadb: PrivateMariaDB, studio: Studio, views: list[Any]
 ) -> None:
     person = add_user(studio, "Ada")
-    for i in range(3):
-        add_scene(studio, collection_name="gen", prompt=f"gen {i}")
+    add_scenes(studio, "gen", 3)
     panel = panel_for(studio, "gen", person)
     views.append(panel)
 
@@ -306,8 +305,7 @@ def test_a_batch_in_flight_rides_out_a_database_restart(
     own_mariadb: PrivateMariaDB, studio: Studio, views: list[Any]
 ) -> None:
     person = add_user(studio, "Ada")
-    for i in range(4):
-        add_scene(studio, collection_name="ride", prompt=f"ride {i}")
+    add_scenes(studio, "ride", 4)
     panel = panel_for(studio, "ride", person)
     views.append(panel)
 

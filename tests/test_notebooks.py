@@ -17,20 +17,9 @@ import pytest
 from nbclient import NotebookClient
 
 from photolab_widgets import processes
-from photolab_widgets.config import Settings
-from photolab_widgets.demo import seed_demo
-from photolab_widgets.studio import Studio
 
 NOTEBOOKS = sorted(processes.NOTEBOOKS_DIR.glob("*.ipynb"))
 HAS_WORKER = importlib.util.find_spec("photolab_widgets.dispatch.worker") is not None
-
-
-@pytest.fixture
-def demo_home(home: Path) -> Path:
-    studio = Studio(Settings.from_env())
-    seed_demo(studio)
-    studio.close()
-    return home
 
 
 def _run(

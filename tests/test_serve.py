@@ -14,10 +14,7 @@ from sqlalchemy.engine import make_url
 
 from photolab_widgets import processes
 from photolab_widgets.cli import main
-from photolab_widgets.config import Settings
-from photolab_widgets.demo import seed_demo
 from photolab_widgets.serve import GENERATE, ServeRefused, choose_token, is_local
-from photolab_widgets.studio import Studio
 from tests import services
 
 PASSWORD = "Wr0ng-s3rve-pw"
@@ -80,14 +77,6 @@ def test_serve_with_a_wrong_password_says_so_without_it(
     assert PASSWORD not in out + err
 
 
-@pytest.fixture
-def seeded_home(home: Path) -> Path:
-    studio = Studio(Settings.from_env())
-    seed_demo(studio)
-    studio.close()
-    return home
-
-
 def _status(url: str) -> int:
     class NoRedirect(urllib.request.HTTPRedirectHandler):
         def redirect_request(self, *args, **kwargs):  # noqa: ANN002, ANN003
@@ -126,7 +115,7 @@ def _is_zombie(pid: int) -> bool:
 
 
 @pytest.mark.slow
-def test_serve_with_a_token_then_stop_on_sigterm(seeded_home: Path):
+def test_serve_with_a_token_then_stop_on_sigterm(demo_home: Path):
     port = processes.free_port()
     token = "t0ken-for-the-test"
     proc = subprocess.Popen(

@@ -18,7 +18,7 @@ from photolab_widgets.dispatch import batches
 from photolab_widgets.dispatch.canvas import Design
 from photolab_widgets.images import key_path
 from photolab_widgets.models import Scene, Task, TaskStatus
-from tests.factories import add_scene, add_task, add_user
+from tests.factories import add_scene, add_scenes, add_task, add_user
 from tests.workers import redis_settings, running_worker, use_queue, wait_for
 
 pytestmark = pytest.mark.slow
@@ -92,10 +92,8 @@ def test_redis_worker_runs_both_canvases_and_renders_a_duplicate_once(
     studio.init_db()
     queue = use_queue(studio)
     person = add_user(studio)
-    for i in range(3):
-        add_scene(studio, collection_name="spec", prompt=f"spec {i}")
-    for i in range(4):
-        add_scene(studio, collection_name="chains", prompt=f"chain {i}")
+    add_scenes(studio, "spec", 3)
+    add_scenes(studio, "chains", 4, "chain")
     try:
         with running_worker(settings, queue=queue) as log:
             spec = studio.generate("spec", person)
@@ -198,8 +196,7 @@ def test_failing_set_up_and_render_end_failed_with_the_error(sqlite_studio):
 def test_cancel_with_a_live_worker_then_retry(sqlite_studio):
     studio = sqlite_studio
     person = add_user(studio)
-    for i in range(4):
-        add_scene(studio, collection_name="slow", prompt=f"slow {i}")
+    add_scenes(studio, "slow", 4)
 
     with running_worker(studio.settings, delay=1.0) as log:
         first = studio.generate("slow", person)

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import html
 import statistics
-import tempfile
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -27,11 +26,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import event, func, insert, select
+from sqlalchemy import event, insert, select
 
-from ..config import OSS_TEST_BUCKET, Settings
 from ..models import Scene, Task, User, utcnow
 from ..studio import Studio
+from ._common import add_database_url, bench_studio, init_empty
 
 COLLECTIONS = ["summer 夏日", "office", "cats & dogs 🐾", "family", "studio <b>"]
 GOAL_SECONDS = 0.3
@@ -41,9 +40,8 @@ GOAL_QUERIES = 3
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tasks", type=int, default=100_000, help="tasks to build")
-    parser.add_argument(
-        "--database-url",
-        help="an EMPTY database to fill (default: a temporary SQLite file)",
+    add_database_url(
+        parser, "an EMPTY database to fill (default: a temporary SQLite file)"
     )
     parser.add_argument("--page-size", type=int, default=20)
     parser.add_argument(
@@ -56,17 +54,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    with tempfile.TemporaryDirectory(prefix="photolab-bench-") as tmp:
-        settings = Settings.from_env(
-            home=tmp,
-            database_url=args.database_url or None,
-            image_base_url=OSS_TEST_BUCKET,
-        )
-        studio = Studio(settings)
-        try:
-            return _run(studio, args)
-        finally:
-            studio.close()
+    with bench_studio(args.database_url) as studio:
+        return _run(studio, args)
 
 
 def _run(studio: Studio, args: argparse.Namespace) -> int:
@@ -74,11 +63,8 @@ def _run(studio: Studio, args: argparse.Namespace) -> int:
 
     from ..widgets.gallery import TaskGallery
 
-    studio.init_db()
-    with studio.session() as s:
-        if s.scalar(select(func.count()).select_from(Task)):
-            print("bench gallery: the database already has tasks; give it an empty one")
-            return 2
+    if not init_empty(studio, Task, "bench gallery", "tasks"):
+        return 2
     n = args.tasks
     started = time.perf_counter()
     _fill(studio, n)

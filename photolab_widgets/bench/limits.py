@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import tempfile
 import time
 from collections.abc import Callable
 from typing import Any
 
 from .. import jsondoc
-from ..config import OSS_TEST_BUCKET, Settings
 from ..studio import Studio
+from ._common import bench_studio
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -53,13 +52,9 @@ def run(args: argparse.Namespace) -> int:
                 f"{seconds:.3f} s, {models:,} widget models"
             )
 
-    with tempfile.TemporaryDirectory(prefix="photolab-limits-") as tmp:
-        studio = Studio(Settings.from_env(home=tmp, image_base_url=OSS_TEST_BUCKET))
+    with bench_studio(None, prefix="photolab-limits-") as studio:
         studio.init_db()
-        try:
-            _cards(studio)
-        finally:
-            studio.close()
+        _cards(studio)
     return 0
 
 

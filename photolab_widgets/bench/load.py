@@ -38,7 +38,6 @@ import math
 import multiprocessing
 import queue
 import statistics
-import tempfile
 import threading
 import time
 import traceback
@@ -49,9 +48,9 @@ from typing import Any
 
 from sqlalchemy import delete, select
 
-from ..config import OSS_TEST_BUCKET, Settings
 from ..models import RATE_MAX, RATE_MIN, Scene
 from ..studio import Studio
+from ._common import add_database_url, bench_studio
 
 #: Tries of one save that keeps losing the race before the session gives up.
 SAVE_TRIES = 20
@@ -60,10 +59,7 @@ INITIAL_PARAMS: dict[str, Any] = {"initial": True}
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--database-url",
-        help="the database to load (default: a temporary SQLite file)",
-    )
+    add_database_url(parser, "the database to load (default: a temporary SQLite file)")
     parser.add_argument("--processes", type=int, default=4, help="sessions at once")
     parser.add_argument("--scenes", type=int, default=4, help="shared scenes")
     parser.add_argument("--actions", type=int, default=200, help="per session")
@@ -79,18 +75,9 @@ def run(args: argparse.Namespace) -> int:
     if args.processes < 1 or args.scenes < 2 or args.actions < 2:
         print("bench load: needs 1+ processes, 2+ scenes and 2+ actions")
         return 2
-    with tempfile.TemporaryDirectory(prefix="photolab-load-") as tmp:
-        settings = Settings.from_env(
-            home=tmp,
-            database_url=args.database_url or None,
-            image_base_url=OSS_TEST_BUCKET,
-        )
-        studio = Studio(settings)
-        try:
-            studio.init_db()
-            return _run(studio, args)
-        finally:
-            studio.close()
+    with bench_studio(args.database_url, prefix="photolab-load-") as studio:
+        studio.init_db()
+        return _run(studio, args)
 
 
 # -- the documents ------------------------------------------------------------
@@ -185,12 +172,7 @@ def _work(
 ) -> None:
     from ..widgets.scene import SceneCard
 
-    with tempfile.TemporaryDirectory(prefix="photolab-load-session-") as tmp:
-        studio = Studio(
-            Settings.from_env(
-                home=tmp, database_url=url, image_base_url=OSS_TEST_BUCKET
-            )
-        )
+    with bench_studio(url, prefix="photolab-load-session-") as studio:
         cards = {sid: SceneCard(studio, sid) for sid, _ in scenes}
         for card in cards.values():
             card.edit()
@@ -208,7 +190,6 @@ def _work(
         report.seconds = time.perf_counter() - began
         for card in cards.values():
             card.close()
-        studio.close()
 
 
 def _click(card: Any, step: float, report: SessionReport) -> None:

@@ -18,18 +18,17 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import statistics
-import tempfile
 import time
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import event, func, select
+from sqlalchemy import event
 
-from ..config import OSS_TEST_BUCKET, Settings
 from ..db import make_engine
 from ..edits import bump_rate
 from ..models import Scene, Task
 from ..studio import Studio
+from ._common import add_database_url, bench_studio, init_empty
 
 STEP = 1 / 16
 PARAMS: dict[str, Any] = {
@@ -47,9 +46,9 @@ PARAMS: dict[str, Any] = {
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--database-url",
-        help="an EMPTY scratch database to fill (default: a temporary SQLite file)",
+    add_database_url(
+        parser,
+        "an EMPTY scratch database to fill (default: a temporary SQLite file)",
     )
     parser.add_argument("--scenes", type=int, default=200, help="scenes to create")
     parser.add_argument("--page-size", type=int, default=10)
@@ -57,17 +56,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    with tempfile.TemporaryDirectory(prefix="photolab-bench-") as tmp:
-        settings = Settings.from_env(
-            home=tmp,
-            database_url=args.database_url or None,
-            image_base_url=OSS_TEST_BUCKET,
-        )
-        studio = Studio(settings)
-        try:
-            return _run(studio, args)
-        finally:
-            studio.close()
+    with bench_studio(args.database_url) as studio:
+        return _run(studio, args)
 
 
 def _run(studio: Studio, args: argparse.Namespace) -> int:
@@ -75,11 +65,9 @@ def _run(studio: Studio, args: argparse.Namespace) -> int:
 
     from ..widgets.scene import SceneBoard, SceneCard
 
-    studio.init_db()
+    if not init_empty(studio, Scene, "bench scenes", "scenes"):
+        return 2
     with studio.session() as s:
-        if s.scalar(select(func.count()).select_from(Scene)):
-            print("bench scenes: the database already has scenes; give it an empty one")
-            return 2
         scenes = [
             Scene(
                 action_type="sd",
