@@ -494,3 +494,21 @@ def test_the_generate_panel_shows_names_and_errors_as_text(
         assert_inert(hostile[part], plain[part])
     assert s in parse(hostile["summary"]).text
     assert s.splitlines()[0] in parse(hostile["status"]).text  # the first error line
+
+
+def test_a_status_no_view_knows_is_shown_as_text(studio: Studio) -> None:
+    # Workers are the studio's own: any text can reach tasks.status (32 chars).
+    evil, plain = "x'><img src=x onerror=alert(1)>", "archived"
+    scene = add_scene(studio, collection_name="c")
+    person = add_user(studio)
+    ids = {s: add_task(studio, scene, person, status=s) for s in (evil, plain)}
+    gallery = TaskGallery(studio, auto_refresh=False)
+    try:
+        cards = {
+            row.id: card.children[0].value  # type: ignore[attr-defined]
+            for row, card in zip(gallery.rows, gallery.grid.children, strict=False)
+        }
+        page = assert_inert(cards[ids[evil]], cards[ids[plain]])
+        assert evil.capitalize() in page.text
+    finally:
+        gallery.close()

@@ -188,8 +188,9 @@ def _picture(row: TaskRow, src: str | None, *, alt: str) -> str:
         title, note, kind = "No image key", "The task finished without one.", ""
     else:
         title, note, kind = "Image not found", f"Key: {key}", "failed"
+    # The class is one of ours, never the status: workers may write any text.
     return (
-        f"<div class='plg-ph plg-ph-{kind or row.status}'>"
+        f"<div class='plg-ph plg-ph-{kind or 'note'}'>"
         f"<b>{_e(title)}</b>{_e(note)}</div>"
     )
 
