@@ -65,13 +65,18 @@ def thumbnail_url(url: str | None, width: int) -> str | None:
 def browser_src(url: str | None, width: int = 320) -> str | None:
     """A ``src`` the browser can load: remote URLs as they are, local files inline.
 
-    Returns ``None`` when there is no image or a local file is missing or not
-    an image, so the caller shows its placeholder.
+    Returns ``None`` when there is no image, or a local file is missing, not
+    an image or outside its folder (a ``..`` in the key), so the caller shows
+    its placeholder.
     """
     if url is None:
         return None
     if url.startswith("file://"):
         path = Path(unquote(urlparse(url).path))
+        if ".." in path.parts:
+            # A key from the database ("../../home/...") must not make the
+            # kernel read, and send, a picture from outside the image folder.
+            return None
         try:
             stat = path.stat()
         except (OSError, ValueError):  # missing, or a key with a NUL byte

@@ -59,3 +59,16 @@ def test_local_images_are_inlined_and_missing_ones_give_none(tmp_path: Path):
 def test_key_cannot_leave_the_image_folder(tmp_path: Path):
     with pytest.raises(ValueError, match="leaves the image folder"):
         key_path("../../etc/passwd", tmp_path)
+
+
+@pytest.mark.parametrize(
+    "key", ["../outside.png", "a/../../outside.png", "%2E%2E/outside.png"]
+)
+def test_the_views_read_no_file_outside_the_image_folder(tmp_path: Path, key: str):
+    # A scene's keys come from the database: "../" must not reach the disk.
+    folder = tmp_path / "images"
+    folder.mkdir()
+    Image.new("RGB", (64, 64), "red").save(tmp_path / "outside.png")
+    url = image_url(key, folder.as_uri() + "/")
+    assert url is not None
+    assert browser_src(url, width=32) is None
