@@ -12,10 +12,11 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, event, func, select, update
 
 from photolab_widgets import Studio
 from photolab_widgets.config import Settings
+from photolab_widgets.db import make_engine
 from photolab_widgets.dispatch import batches
 from photolab_widgets.dispatch.batches import BrokerUnavailable, GenerateError
 from photolab_widgets.dispatch.canvas import Design
@@ -317,3 +318,39 @@ def test_spec_max_scenes_switches_design(sqlite_studio):
     large = batches.generate(studio, "c", person, spec_max_scenes=2)
     assert small.design is Design.CHAIN_OF_GROUPS
     assert large.design is Design.SCENE_CHAINS
+
+
+@pytest.mark.mariadb
+def test_retry_never_undoes_a_render_that_finished_meanwhile(mariadb_studio):
+    # A late worker finishes a stale task between Retry's read and its write.
+    studio = mariadb_studio
+    (scene,) = add_collection(studio, "late", 1)
+    first = studio.generate("late", add_user(studio))
+    (task_id,) = first.task_ids
+    with studio.session() as s:
+        s.execute(update(Task).values(status=TaskStatus.STALE.value))
+        s.execute(delete(Scene).where(Scene.scene_id == scene))
+    worker = make_engine(studio.settings.database_url)
+
+    def finish_first(conn, cursor, statement, parameters, *args) -> None:  # noqa: ANN001
+        if statement.startswith("UPDATE tasks") and not finished:
+            finished.append(statement)
+            with worker.begin() as w:  # the worker's own finishing UPDATE
+                w.execute(
+                    update(Task)
+                    .where(Task.id == task_id, Task.status == TaskStatus.STALE.value)
+                    .values(status=TaskStatus.DONE.value, result_img_key="r/late.jpg")
+                )
+
+    finished: list[str] = []
+    event.listen(studio.engine, "before_cursor_execute", finish_first)
+    try:
+        with pytest.raises(GenerateError, match="scenes no longer exist"):
+            studio.retry_batch(first.batch_id)
+    finally:
+        event.remove(studio.engine, "before_cursor_execute", finish_first)
+        worker.dispose()
+
+    assert finished
+    (task,) = task_rows(studio)
+    assert (task.status, task.result_img_key) == (TaskStatus.DONE, "r/late.jpg")

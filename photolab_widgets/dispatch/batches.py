@@ -111,7 +111,12 @@ class BatchStatus(enum.StrEnum):
 
 
 class GenerateError(ValueError):
-    """Bad input for Generate or Retry; nothing was written."""
+    """Bad input for Generate or Retry; nothing was sent.
+
+    Generate writes nothing before raising it. Retry may have marked the tasks
+    whose scene is gone ``failed`` (with the reason) before finding that no
+    task is left to send.
+    """
 
 
 class BrokerUnavailable(RuntimeError):
@@ -568,7 +573,8 @@ def retry_batch(
         if gone:
             s.execute(
                 update(Task)
-                .where(Task.id.in_(gone))
+                # Still retryable: a late worker may have finished one since.
+                .where(Task.id.in_(gone), Task.status.in_(retryable))
                 .values(
                     status=TaskStatus.FAILED.value,
                     error="not retried: its scene no longer exists",
