@@ -338,3 +338,33 @@ def test_a_batch_in_flight_rides_out_a_database_restart(
         f"\nbatch through a MariaDB restart: said after {said:.1f} s, restart "
         f"{restart:.2f} s, finished {finished_after:.1f} s after it"
     )
+
+
+def test_a_crash_after_the_send_says_the_tasks_went_and_the_batch_ends(
+    own_mariadb: PrivateMariaDB, studio: Studio, views: list[Any]
+) -> None:
+    # The broker took the canvas; recording that (pending -> queued) dies.
+    person = add_user(studio, "Ada")
+    add_scenes(studio, "sent", 2)
+    panel = panel_for(studio, "sent", person)
+    views.append(panel)
+    said: list[str] = []
+    panel.status.observe(lambda change: said.append(change["new"]), "value")
+
+    hit = crash_after(studio, own_mariadb, "UPDATE TASKS")
+    panel.generate_button.click()
+    wait_for(lambda: not panel.busy, 30, "Generate to give up")
+    assert hit
+    assert not [s for s in said if "Nothing was done" in s], said
+    assert any("were sent to the workers" in s for s in said), said
+    assert panel.batch_id is not None  # followed, like any batch in flight
+
+    own_mariadb.start()
+    with running_worker(studio.settings, delay=0.2):
+        wait_for(
+            lambda: panel.progress is not None and panel.progress.finished,
+            120,
+            "the batch to finish",
+        )
+    assert studio.batch_progress(panel.batch_id).done == 2
+    assert "finished: 2 rendered" in panel.status.value

@@ -58,6 +58,7 @@ from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from ..config import redact_url
+from ..health import DatabaseUnavailable
 from ..models import Batch, Scene, Task, TaskStatus, User, utcnow
 from .canvas import SPEC_CANVAS_MAX_SCENES, Design, Job, SendReport, send
 
@@ -117,6 +118,25 @@ class GenerateError(ValueError):
     whose scene is gone ``failed`` (with the reason) before finding that no
     task is left to send.
     """
+
+
+class SentNotRecorded(DatabaseUnavailable):
+    """The broker took the tasks, but the database failed while that was noted.
+
+    The tasks stay ``pending`` instead of becoming ``queued``; workers claim
+    both, so the batch runs as sent and is followed like any other. (Had the
+    broker refused part of the canvas as well, those tasks stay ``pending``
+    too, and the stale rule hands them to Retry.)
+
+    Attributes
+    ----------
+    batch_id:
+        The batch that was sent.
+    """
+
+    def __init__(self, message: str, batch_id: int):
+        super().__init__(message)
+        self.batch_id = batch_id
 
 
 class BrokerUnavailable(RuntimeError):
@@ -216,8 +236,13 @@ class BatchProgress:
 
     @property
     def finished(self) -> bool:
-        """Nothing left for a worker to do (and the kernel is not sending)."""
-        return self.status != BatchStatus.SENDING and self.in_flight == 0
+        """Nothing left for a worker to do.
+
+        Read from the tasks alone: a batch whose sending could not be
+        recorded keeps the status ``sending`` for good, and its tasks are
+        ``pending`` until it is sent, so they tell the truth either way.
+        """
+        return self.in_flight == 0
 
 
 # -- Generate ----------------------------------------------------------------
@@ -317,6 +342,34 @@ def _dispatch(
 ) -> GenerateResult:
     """Send the jobs (all ``pending``), then record what reached the broker."""
     report = send(studio.celery, jobs, spec_max_scenes=spec_max_scenes)
+    try:
+        unsent = _record_sending(studio, batch_id, jobs, report)
+    except DatabaseUnavailable as exc:
+        if not report.sent:
+            raise  # nothing went anywhere: the plain outage
+        raise SentNotRecorded(
+            f"The {len(report.sent)} tasks of batch {batch_id} were sent to the "
+            "workers, but the database did not answer while that was being "
+            "noted; they are rendered all the same.",
+            batch_id,
+        ) from exc
+    if report.error is not None:
+        raise BrokerUnavailable(
+            _broker_message(studio, report, len(jobs)), batch_id, unsent
+        )
+    return GenerateResult(
+        batch_id=batch_id,
+        task_ids=tuple(j.task_id for j in jobs),
+        celery_ids=tuple(j.celery_id for j in jobs),
+        design=report.design,
+        celery_id=report.celery_id,
+    )
+
+
+def _record_sending(
+    studio: Studio, batch_id: int, jobs: list[Job], report: SendReport
+) -> list[int]:
+    """Mark the sent tasks ``queued`` and the rest ``undispatched``; the rest."""
     sent = set(report.sent)
     unsent = [j.task_id for j in jobs if j.task_id not in sent]
     with studio.session() as s:
@@ -341,17 +394,7 @@ def _dispatch(
             ).value
         batch.celery_id = report.celery_id
         batch.error = _broker_error(report) if unsent else None
-    if report.error is not None:
-        raise BrokerUnavailable(
-            _broker_message(studio, report, len(jobs)), batch_id, unsent
-        )
-    return GenerateResult(
-        batch_id=batch_id,
-        task_ids=tuple(j.task_id for j in jobs),
-        celery_ids=tuple(j.celery_id for j in jobs),
-        design=report.design,
-        celery_id=report.celery_id,
-    )
+    return unsent
 
 
 def _set_status(

@@ -40,6 +40,7 @@ from ..dispatch.batches import (
     CancelResult,
     GenerateError,
     GenerateResult,
+    SentNotRecorded,
 )
 from ..health import DatabaseUnavailable
 from ..studio import Studio
@@ -322,6 +323,10 @@ class GeneratePanel(w.VBox):
             self._follow(exc.batch_id)
         except GenerateError as exc:
             self._say(str(exc), "warning")
+        except SentNotRecorded as exc:
+            log.warning("the Generate panel's action: %s", exc)
+            self._say(str(exc), "warning")
+            self._follow(exc.batch_id)
         except DatabaseUnavailable as exc:
             log.warning("the Generate panel's action failed: %s", exc)
             self._say(f"Nothing was done: {exc}", "error")
