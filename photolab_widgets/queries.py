@@ -16,6 +16,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from .models import Scene, Task, User
+from .sqltext import exact_text, same_text
 
 
 @dataclass(frozen=True)
@@ -98,7 +99,7 @@ def _task_rows(result: Sequence) -> tuple[TaskRow, ...]:
 
 def _apply_filter(stmt: Select, flt: TaskFilter) -> Select:
     if flt.collection_name is not None:
-        stmt = stmt.where(Task.collection_name == flt.collection_name)
+        stmt = stmt.where(same_text(Task.collection_name, flt.collection_name))
     if flt.person_id is not None:
         stmt = stmt.where(Task.person_id == flt.person_id)
     if flt.status is not None:
@@ -123,9 +124,13 @@ def check_page(offset: int, limit: int) -> None:
 
 
 def collection_names(session: Session) -> list[str]:
-    """Distinct, non-null, non-empty collection names of ``scenes``, sorted."""
+    """Distinct, non-null, non-empty collection names of ``scenes``, sorted.
+
+    Distinct to the byte (:mod:`~photolab_widgets.sqltext`): "Summer" and
+    "summer" are two collections, as Generate treats them.
+    """
     stmt = (
-        select(Scene.collection_name)
+        select(exact_text(Scene.collection_name))
         .where(Scene.collection_name.is_not(None), Scene.collection_name != "")
         .distinct()
     )
@@ -141,7 +146,7 @@ def persons(session: Session) -> list[Person]:
 def count_scenes(session: Session, collection_name: str | None = None) -> int:
     stmt = select(func.count()).select_from(Scene)
     if collection_name is not None:
-        stmt = stmt.where(Scene.collection_name == collection_name)
+        stmt = stmt.where(same_text(Scene.collection_name, collection_name))
     return session.scalar(stmt) or 0
 
 
@@ -205,7 +210,7 @@ def scenes_with_tasks(
     check_page(offset, limit)
     stmt = select(Scene).order_by(Scene.scene_id)
     if collection_name is not None:
-        stmt = stmt.where(Scene.collection_name == collection_name)
+        stmt = stmt.where(same_text(Scene.collection_name, collection_name))
     scenes = list(session.scalars(stmt.offset(offset).limit(limit)))
     for scene in scenes:
         session.expunge(scene)
@@ -220,5 +225,5 @@ def scene_offset(
     """How many scenes come before ``scene_id`` in the board's order (by id)."""
     stmt = select(func.count()).select_from(Scene).where(Scene.scene_id < scene_id)
     if collection_name is not None:
-        stmt = stmt.where(Scene.collection_name == collection_name)
+        stmt = stmt.where(same_text(Scene.collection_name, collection_name))
     return session.scalar(stmt) or 0

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from .images import image_url
 from .models import Scene, Task, User
 from .queries import Person, TaskFilter, TaskRow, _apply_filter, _task_select
+from .sqltext import exact_text
 
 #: The columns of :func:`write_tasks_csv`, in order.
 CSV_COLUMNS = (
@@ -128,12 +129,13 @@ def filter_options(session: Session) -> FilterOptions:
         select(
             literal("c").label("kind"),
             cast(null(), Integer).label("id"),
-            Scene.collection_name.label("name"),
+            exact_text(Scene.collection_name).label("name"),
         )
         .where(Scene.collection_name.is_not(None), Scene.collection_name != "")
         .distinct()
     )
-    people = select(literal("p"), User.id, User.name)
+    # Binary on MySQL: scenes (the studio's) and users may differ in collation.
+    people = select(literal("p"), User.id, exact_text(User.name))
     collections: list[str] = []
     persons: list[Person] = []
     for row in session.execute(union_all(names, people)).mappings():

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select, text
 
 from photolab_widgets.models import Scene, Task
+from photolab_widgets.queries import TaskFilter
 from tests.factories import add_scene, add_task, add_user
 
 EMOJI_PROMPT = "海边写真 🌅 with <b>markup</b> & 'quotes' 👩‍👩‍👧"
@@ -132,3 +133,35 @@ def test_paging_arguments_are_checked(sqlite_studio):
             sqlite_studio.tasks(**bad)
         with pytest.raises(ValueError, match="page"):
             sqlite_studio.scenes(**bad)
+
+
+# Names MySQL's usual collations (utf8mb4_unicode_ci, _general_ci, 0900_ai_ci)
+# take for one: case, a trailing space, two emoji of one weight.
+NEAR_NAMES = ["Summer", "summer", "summer ", "夏日 🌸", "夏日 🎉"]
+
+
+def test_collection_names_are_matched_exactly(studio):
+    person = add_user(studio)
+    scenes = {name: add_scene(studio, collection_name=name) for name in NEAR_NAMES}
+    for scene in scenes.values():
+        add_task(studio, scene, person, status="done")
+
+    assert studio.collections() == sorted(NEAR_NAMES)
+    assert list(studio.task_filter_options().collections) == sorted(NEAR_NAMES)
+    for name, scene in scenes.items():
+        assert studio.count_scenes(name) == 1, name
+        page, total = studio.scenes(name)
+        assert ([s.scene.scene_id for s in page], total) == ([scene], 1), name
+        assert studio.scene_offset(scene, name) == 0, name
+        tasks = studio.tasks(collection_name=name)
+        assert [t.scene_id for t in tasks.rows] == [scene], name
+        assert studio.count_tasks(TaskFilter(collection_name=name)) == 1, name
+
+    result = studio.generate("Summer", person)
+    with studio.session() as s:
+        made = s.execute(
+            select(Task.scene_id, Task.collection_name).where(
+                Task.batch_id == result.batch_id
+            )
+        ).all()
+    assert [tuple(row) for row in made] == [(scenes["Summer"], "Summer")]

@@ -7,7 +7,7 @@ from sqlalchemy import create_engine, inspect, select, text
 
 from photolab_widgets import Studio
 from photolab_widgets.config import Settings
-from photolab_widgets.models import Scene
+from photolab_widgets.models import Scene, User
 
 # The studio's own DDL, written by hand as DESIGN.md describes the table.
 SCENES_DDL = """
@@ -107,3 +107,26 @@ def test_model_matches_the_documented_columns(mysql_url, home):
 
 def test_init_db_twice_on_sqlite(sqlite_studio):
     assert sqlite_studio.init_db() == []
+
+
+@pytest.mark.mariadb
+@pytest.mark.parametrize("collation", ["utf8mb4_general_ci", "utf8mb4_bin"])
+def test_a_scenes_table_of_another_collation_reads_as_usual(mysql_url, home, collation):
+    # The studio's table keeps its own collation (MariaDB's utf8mb4 default
+    # is utf8mb4_general_ci); the toolkit's tables have theirs.
+    raw = create_engine(mysql_url)
+    with raw.begin() as conn:
+        conn.execute(text(SCENES_DDL.replace("utf8mb4_unicode_ci", collation)))
+        for row in ROWS:
+            conn.execute(text(row))
+    studio = Studio(Settings.from_env(home=home, database_url=mysql_url))
+    studio.init_db()
+    with studio.session() as s:
+        s.add(User(name="王芳 🌸"))
+
+    options = studio.task_filter_options()
+    assert list(options.collections) == ["summer"]
+    assert [p.name for p in options.persons] == ["王芳 🌸"]
+    assert studio.count_scenes("summer") == 1
+    studio.close()
+    raw.dispose()

@@ -60,6 +60,7 @@ from sqlalchemy.orm import Session
 from ..config import redact_url
 from ..health import DatabaseUnavailable
 from ..models import Batch, Scene, Task, TaskStatus, User, utcnow
+from ..sqltext import same_text
 from .canvas import SPEC_CANVAS_MAX_SCENES, Design, Job, SendReport, send
 
 if TYPE_CHECKING:
@@ -273,7 +274,7 @@ def generate(
         scene_ids = list(
             s.scalars(
                 select(Scene.scene_id)
-                .where(Scene.collection_name == name)
+                .where(same_text(Scene.collection_name, name))
                 .order_by(Scene.scene_id)
             )
         )
