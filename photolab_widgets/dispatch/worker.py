@@ -10,8 +10,10 @@ Messages
     of up to 50 scenes is a chord).
 
 ``set_up_scene(scene_id: int)``
-    Prepares the scene. Writes ``scenes.setup_status = 'ready'`` and moves the
-    scene's ``pending``/``queued`` tasks to ``set_up``. The demo also draws a
+    Prepares the scene. Writes ``scenes.setup_status = 'ready'`` and moves to
+    ``set_up`` the ``pending``/``queued`` tasks whose ``render_scene`` its own
+    message leads to (found as on failure, below), not every task of the
+    scene: another may belong to another batch. The demo also draws a
     pose image when the scene has none and puts its key first in
     ``scenes.hint_img_list``. It must be idempotent: a batch may set up a
     scene that an earlier batch set up already, and a retry sends it again.
