@@ -154,6 +154,11 @@ class Studio:
         with self.session() as s:
             return task_pages.count_tasks(s, flt)
 
+    def count_and_newest(self, flt: TaskFilter | None = None) -> tuple[int, int | None]:
+        """The filtered count and the newest matching task id, one query."""
+        with self.session() as s:
+            return task_pages.count_and_newest(s, flt)
+
     def task_filter_options(self) -> FilterOptions:
         """Collection names and persons for the gallery's filters, one query."""
         with self.session() as s:

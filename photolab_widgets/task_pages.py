@@ -95,6 +95,21 @@ def count_tasks(session: Session, flt: TaskFilter | None = None) -> int:
     return session.scalar(stmt) or 0
 
 
+def count_and_newest(
+    session: Session, flt: TaskFilter | None = None
+) -> tuple[int, int | None]:
+    """The filtered count and the newest matching id, in one query.
+
+    A refresh of the first page needs both: tasks may have left a filter as
+    fast as new ones came in, leaving the count where it was.
+    """
+    stmt = _apply_filter(
+        select(func.count(), func.max(Task.id)).select_from(Task), flt or TaskFilter()
+    )
+    count, newest = session.execute(stmt).one()
+    return count or 0, newest
+
+
 def task_slice(
     session: Session,
     flt: TaskFilter | None = None,

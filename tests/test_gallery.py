@@ -382,6 +382,24 @@ def test_refresh_on_the_newest_page_shows_tasks_created_since(studio, gallery_of
     assert g.refresh() == 0  # nothing new: nothing moves
 
 
+def test_refresh_shows_new_tasks_when_as_many_left_the_filter(studio, gallery_of):
+    # Two running tasks finish while a Generate adds two: the total stays 2.
+    ids = _people_and_tasks(studio, 2, status="running")
+    g = gallery_of(studio)
+    g.status_filter.value = "running"
+    with studio.session() as s:
+        scene_id, person_id = (
+            s.get(Task, ids[0]).scene_id,
+            s.get(Task, ids[0]).person_id,
+        )
+    for task_id in ids:
+        _finish(studio, task_id)
+    new = [add_task(studio, scene_id, person_id, status="running") for _ in range(2)]
+
+    g.refresh()
+    assert [r.id for r in g.rows] == sorted(new, reverse=True)
+
+
 def test_refresh_marks_a_deleted_task(studio, gallery_of):
     ids = _people_and_tasks(studio, 2)
     g = gallery_of(studio)
@@ -426,6 +444,23 @@ def test_auto_refresh_runs_while_unfinished_and_stops(studio, gallery_of):
     assert _wait_for(lambda: "no GPU" in _card_html(g, 0))
     assert _wait_for(lambda: not g.auto_refreshing)
     assert [r.id for r in g.rows][1:] == sorted(ids, reverse=True)
+
+
+def test_a_new_page_brings_the_quick_refresh_back(studio, gallery_of):
+    # Nothing changed for a while, so the refresher waits long; the researcher
+    # turns to another page of unfinished tasks: it is watched closely again.
+    ids = _people_and_tasks(studio, 4, status="running")
+    g = gallery_of(
+        studio,
+        auto_refresh=True,
+        page_size=2,
+        refresh_interval=0.05,
+        max_refresh_interval=30.0,
+    )
+    time.sleep(1.7)  # pauses 0.05, 0.1, ... 0.8 end at 1.55 s; then 1.6 s
+    g.show_older()
+    _finish(studio, ids[0], status="failed", error="no GPU")
+    assert _wait_for(lambda: "no GPU" in _card_html(g, 1), timeout=1.0)
 
 
 def test_auto_refresh_stops_when_the_gallery_closes(studio):

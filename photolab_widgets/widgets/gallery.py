@@ -357,6 +357,9 @@ class TaskGallery(w.VBox):
         self._detail: TaskDetail | None = None
         self._lock = threading.RLock()
         self._stop = threading.Event()
+        # Set when the view changes (a page, a filter, a selection) or closes:
+        # the refresher drops its back-off and watches the new view closely.
+        self._wake = threading.Event()
         self._refresher: threading.Thread | None = None
         self._quiet = False  # set while filters are changed from Python
         self._made: list[w.Widget] = []
@@ -614,6 +617,7 @@ class TaskGallery(w.VBox):
     def close(self) -> None:
         """Stop the refresher and close every widget the gallery made."""
         self._stop.set()
+        self._wake.set()
         with self._lock:
             thread = self._refresher
             for widget in self._made:
@@ -656,8 +660,12 @@ class TaskGallery(w.VBox):
         if self._detail is not None:
             ids.append(self._detail.task.id)
         now = self.studio.tasks_by_id(ids)
-        self.total = self.studio.count_tasks(self.filter)
-        if self.page_number == 1 and self.total > known:
+        self.total, newest = self.studio.count_and_newest(self.filter)
+        top = self._slots[0].row if self._slots else None
+        grew = self.total > known or (
+            newest is not None and (top is None or newest > top.id)
+        )
+        if self.page_number == 1 and grew:
             changed = self._reread_newest()
         else:
             changed = self._redraw_changed(now)
@@ -777,6 +785,7 @@ class TaskGallery(w.VBox):
         if not self.auto_refresh or self._stop.is_set() or not self._unfinished():
             return
         if self.auto_refreshing:
+            self._wake.set()
             return
         self._refresher = threading.Thread(
             target=self._refresh_loop, name="TaskGallery-refresh", daemon=True
@@ -785,7 +794,13 @@ class TaskGallery(w.VBox):
 
     def _refresh_loop(self) -> None:
         pause = self.refresh_interval
-        while not self._stop.wait(pause):
+        while True:
+            if self._wake.wait(pause):
+                self._wake.clear()
+                if self._stop.is_set():
+                    break
+                pause = self.refresh_interval  # a new view: no back-off
+                continue
             with self._lock:
                 if self._stop.is_set() or not self._unfinished():
                     self._refresher = None
