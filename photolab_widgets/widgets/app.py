@@ -151,15 +151,20 @@ def _find_target(studio: Studio, link: DeepLink) -> tuple[bool, str]:
 
 
 def close_tree(widget: w.Widget, keep_self: bool = False) -> None:
-    """Close ``widget``, its descendants, and their layout and style models."""
-    for child in getattr(widget, "children", ()):
+    """Close ``widget``, its descendants, and their layout and style models.
+
+    The widget first: a view's own ``close()`` stops its background threads,
+    which must not draw into children already closed.
+    """
+    children = tuple(getattr(widget, "children", ()))
+    if not keep_self:
+        widget.close()
+    for child in children:
         close_tree(child)
     for name in ("layout", "style"):
         part = getattr(widget, name, None)
         if isinstance(part, w.Widget):
             part.close()
-    if not keep_self:
-        widget.close()
 
 
 def _hand_to_view(view: Any, link: DeepLink) -> None:
