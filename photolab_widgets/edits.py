@@ -51,6 +51,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from . import jsondoc
 from .models import RATE_MAX, RATE_MIN, Scene, dumps
+from .queries import checked_id
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +122,8 @@ def save_params(
     SceneNotFound, ParamsConflict
     """
     jsondoc.check(value)
+    if checked_id(scene_id, "scene") is None:
+        raise SceneNotFound(scene_id)
     where = Scene.scene_id == scene_id
     with _write_transaction(engine) as conn:
         row = conn.execute(select(Scene.params).where(where).with_for_update()).first()
@@ -160,9 +163,15 @@ def bump_rate(engine: Engine, scene_id: int, delta: float) -> float:
     """
     if isinstance(delta, bool) or not isinstance(delta, int | float):
         raise TypeError(f"delta must be a number, not {delta!r}")
-    if not math.isfinite(delta):
+    try:
+        step = float(delta)
+    except OverflowError:  # an int beyond any float
+        step = math.inf
+    if not math.isfinite(step):
         raise ValueError(f"delta must be finite, not {delta!r}")
-    moved = func.coalesce(Scene.rate, 0.0) + float(delta)
+    if checked_id(scene_id, "scene") is None:
+        raise SceneNotFound(scene_id)
+    moved = func.coalesce(Scene.rate, 0.0) + step
     clamped = case(
         (moved < RATE_MIN, RATE_MIN),
         (moved > RATE_MAX, RATE_MAX),

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, false, func, select
 from sqlalchemy.orm import Session
 
 from .models import Scene, Task, User
@@ -101,7 +101,10 @@ def _apply_filter(stmt: Select, flt: TaskFilter) -> Select:
     if flt.collection_name is not None:
         stmt = stmt.where(same_text(Task.collection_name, flt.collection_name))
     if flt.person_id is not None:
-        stmt = stmt.where(Task.person_id == flt.person_id)
+        person_id = checked_id(flt.person_id, "person")
+        stmt = stmt.where(
+            Task.person_id == person_id if person_id is not None else false()
+        )
     if flt.status is not None:
         stmt = stmt.where(Task.status == flt.status)
     return stmt
@@ -109,6 +112,22 @@ def _apply_filter(stmt: Select, flt: TaskFilter) -> Select:
 
 #: The most rows one page may ask for.
 MAX_PAGE = 1000
+
+#: Row ids are positive and fit MySQL's ``int`` (SQLite takes 64 bits).
+MAX_ID = 2**31 - 1
+
+
+def checked_id(value: object, what: str) -> int | None:
+    """``value`` as a row id of ``what``, or ``None`` when no row can have it.
+
+    Not a whole number (the text ``"1"`` from a box or a CSV, a float, a bool,
+    ``None``) raises ``ValueError`` with a sentence, rather than loading the row
+    and missing its tasks. A number outside ``1..MAX_ID`` names no row; the
+    drivers would overflow on it, so callers answer "not found" instead.
+    """
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"A {what} id is a whole number, not {value!r}.")
+    return value if 0 < value <= MAX_ID else None
 
 
 def check_page(offset: int, limit: int) -> None:
@@ -169,9 +188,10 @@ def tasks_page(
 
 def tasks_by_id(session: Session, ids: Sequence[int]) -> dict[int, TaskRow]:
     """The current state of the given tasks, in one query."""
-    if not ids:
+    wanted = [i for i in ids if checked_id(i, "task") is not None]
+    if not wanted:
         return {}
-    stmt = _task_select().where(Task.id.in_(list(ids)))
+    stmt = _task_select().where(Task.id.in_(wanted))
     return {row.id: row for row in _task_rows(session.execute(stmt).all())}
 
 
@@ -192,11 +212,13 @@ def tasks_for_scenes(
 
 
 def scene_with_tasks(session: Session, scene_id: int) -> SceneWithTasks | None:
-    scene = session.get(Scene, scene_id)
+    sid = checked_id(scene_id, "scene")
+    scene = session.get(Scene, sid) if sid is not None else None
     if scene is None:
         return None
     session.expunge(scene)
-    return SceneWithTasks(scene, tasks_for_scenes(session, [scene_id])[scene_id])
+    tasks = tasks_for_scenes(session, [scene.scene_id])
+    return SceneWithTasks(scene, tasks[scene.scene_id])
 
 
 def scenes_with_tasks(

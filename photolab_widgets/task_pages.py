@@ -25,7 +25,14 @@ from sqlalchemy.orm import Session
 
 from .images import image_url
 from .models import Scene, Task, User
-from .queries import Person, TaskFilter, TaskRow, _apply_filter, _task_select
+from .queries import (
+    Person,
+    TaskFilter,
+    TaskRow,
+    _apply_filter,
+    _task_select,
+    checked_id,
+)
 from .sqltext import exact_text
 
 #: The columns of :func:`write_tasks_csv`, in order.
@@ -164,6 +171,8 @@ def filter_options(session: Session) -> FilterOptions:
 
 def task_detail(session: Session, task_id: int) -> TaskDetail | None:
     """A task with its scene's name and prompt, in one query; ``None`` if gone."""
+    if checked_id(task_id, "task") is None:
+        return None
     stmt = (
         _task_select()
         .add_columns(Task.celery_id, Scene.scene_id, Scene.name, Scene.prompt)

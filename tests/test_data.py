@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select, text
 
+from photolab_widgets.dispatch.batches import GenerateError
+from photolab_widgets.edits import SceneNotFound
 from photolab_widgets.models import Scene, Task
 from photolab_widgets.queries import TaskFilter
 from tests.factories import add_scene, add_task, add_user
@@ -165,3 +168,44 @@ def test_collection_names_are_matched_exactly(studio):
             )
         ).all()
     assert [tuple(row) for row in made] == [(scenes["Summer"], "Summer")]
+
+
+# Ids typed into a text box or read from a CSV arrive as text; ids no row can
+# have overflow the drivers (SQLite takes 64 bits, MySQL's int 32).
+WRONG_TYPES = ["1", 1.0, True, None]
+NO_SUCH_ROW = [0, -1, 2**31, 10**30]
+
+
+@pytest.mark.parametrize("bad", WRONG_TYPES, ids=repr)
+def test_ids_of_another_type_are_refused_with_a_sentence(studio, bad):
+    add_scene(studio)
+    calls = {
+        "scene": lambda: studio.scene(bad),
+        "bump_rate": lambda: studio.bump_rate(bad, 1),
+        "save_params": lambda: studio.save_params(bad, {}),
+        "batch_progress": lambda: studio.batch_progress(bad),
+        "cancel_batch": lambda: studio.cancel_batch(bad),
+        "retry_batch": lambda: studio.retry_batch(bad),
+        "task_detail": lambda: studio.task_detail(bad),
+    }
+    for name, call in calls.items():
+        with pytest.raises(ValueError, match="is a whole number") as caught:
+            call()
+        assert repr(bad) in str(caught.value), name
+
+
+@pytest.mark.parametrize("big", NO_SUCH_ROW)
+def test_ids_no_row_can_have_are_simply_not_found(studio, big):
+    scene = add_scene(studio)
+    add_task(studio, scene, add_user(studio))
+    assert studio.scene(big) is None
+    assert studio.task_detail(big) is None
+    assert studio.tasks_by_id([big]) == {}
+    assert studio.tasks(person_id=big).rows == ()
+    with pytest.raises(SceneNotFound):
+        studio.bump_rate(big, 1)
+    with pytest.raises(SceneNotFound):
+        studio.save_params(big, {})
+    for call in (studio.batch_progress, studio.cancel_batch, studio.retry_batch):
+        with pytest.raises(GenerateError, match=f"no batch {big}"):
+            call(big)

@@ -60,6 +60,7 @@ from sqlalchemy.orm import Session
 from ..config import redact_url
 from ..health import DatabaseUnavailable
 from ..models import Batch, Scene, Task, TaskStatus, User, utcnow
+from ..queries import checked_id
 from ..sqltext import same_text
 from .canvas import SPEC_CANVAS_MAX_SCENES, Design, Job, SendReport, send
 
@@ -440,9 +441,7 @@ def batch_progress(
     that whoever follows a batch sees it end even when its worker died.
     """
     with studio.session() as s:
-        batch = s.get(Batch, batch_id)
-        if batch is None:
-            raise GenerateError(f"There is no batch {batch_id}.")
+        batch = _batch(s, batch_id)
         mark_stale(s, batch_id, stale_after)
         counts = {
             status: n
@@ -547,9 +546,7 @@ def cancel_batch(studio: Studio, batch_id: int) -> CancelResult:
     finish.
     """
     with studio.session() as s:
-        batch = s.get(Batch, batch_id)
-        if batch is None:
-            raise GenerateError(f"There is no batch {batch_id}.")
+        batch = _batch(s, batch_id)
         rows = s.execute(
             select(Task.id, Task.celery_id).where(
                 Task.batch_id == batch_id,
@@ -599,9 +596,7 @@ def retry_batch(
     has been deleted since are left failed, with the reason.
     """
     with studio.session() as s:
-        batch = s.get(Batch, batch_id)
-        if batch is None:
-            raise GenerateError(f"There is no batch {batch_id}.")
+        batch = _batch(s, batch_id)
         retryable = [c.value for c in RETRYABLE]
         rows = s.execute(
             select(Task.id, Task.scene_id).where(
@@ -657,6 +652,14 @@ def retry_batch(
         )
     log.info("batch %d: retrying %d tasks", batch_id, len(jobs))
     return _dispatch(studio, batch_id, jobs, spec_max_scenes)
+
+
+def _batch(session: Session, batch_id: int) -> Batch:
+    bid = checked_id(batch_id, "batch")
+    batch = session.get(Batch, bid) if bid is not None else None
+    if batch is None:
+        raise GenerateError(f"There is no batch {batch_id}.")
+    return batch
 
 
 def _existing_scenes(session: Session, scene_ids: set[int]) -> set[int]:
