@@ -36,6 +36,9 @@ MAX_DEPTH = 100
 _EMPTY: Final[dict[str, Any]] = {"integer": 0, "number": 0.0, "boolean": False}
 _INTEGER = re.compile(r"[+-]?\d+")
 _NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+# Half of a UTF-16 pair: JSON's "\ud83d" escape, or text cut inside an emoji.
+# No UTF-8 column can store it, so it is refused where it is typed.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class JsonValueError(ValueError):
@@ -65,19 +68,36 @@ def type_of(value: Any) -> str:
 
 
 def check(value: Any, path: Path = ()) -> None:
-    """Refuse what JSON cannot hold exactly: NaN, infinities, non-text keys, sets."""
+    """Refuse what JSON cannot hold exactly: NaN, infinities, non-text keys, sets.
+
+    Text holding half of a character (a lone surrogate) is refused too: the
+    database could not encode it, and the save would fail with a codec error.
+    """
     kind = type_of(value)
     where = f" at {format_path(path)}" if path else ""
     if kind == "number" and not math.isfinite(value):
         raise JsonValueError(f"JSON has no {value!r}{where}; use a finite number.")
+    if kind == "string":
+        check_text(value, where)
     if kind == "object":
         for key, item in value.items():
             if not isinstance(key, str):
                 raise JsonValueError(f"Object keys must be text, found {key!r}{where}.")
+            check_text(key, f" in a key{where}")
             check(item, (*path, key))
     elif kind == "array":
         for index, item in enumerate(value):
             check(item, (*path, index))
+
+
+def check_text(text: str, where: str = "") -> None:
+    """Refuse text with half of a character in it (a lone UTF-16 surrogate)."""
+    found = _SURROGATE.search(text)
+    if found:
+        raise JsonValueError(
+            f"The text{where} holds half of a character (U+{ord(found[0]):04X}, "
+            "perhaps an emoji cut in two); remove it or type the whole character."
+        )
 
 
 def same(a: Any, b: Any) -> bool:
@@ -117,7 +137,10 @@ def loads(text: str) -> Any:
         return None
     try:
         value = json.loads(
-            text, parse_constant=_refuse_constant, object_pairs_hook=_unique_keys
+            text,
+            parse_constant=_refuse_constant,
+            parse_float=_finite_float,
+            object_pairs_hook=_unique_keys,
         )
     except json.JSONDecodeError as exc:
         raise JsonValueError(
@@ -140,7 +163,15 @@ def loads(text: str) -> Any:
             f"The text nests arrays and objects more than {MAX_DEPTH} levels "
             "deep; the editor takes at most that many."
         )
+    check(value)  # text the database could not encode (half a character)
     return value
+
+
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):  # 1e400 reads as inf
+        raise JsonValueError(f"{_quote(text)} is too large for a JSON number.")
+    return number
 
 
 def _refuse_constant(name: str) -> Any:
@@ -175,6 +206,7 @@ def parse_value(kind: str, text: str) -> Any:
     letters in a number field. Strings are taken exactly as typed.
     """
     if kind == "string":
+        check_text(text)
         return text
     if kind == "null":
         return None
@@ -281,6 +313,7 @@ def rename(doc: Any, path: Sequence[Key], new_key: str) -> Any:
     parent = get(doc, parent_path)
     if new_key == old_key:
         return doc
+    check_text(new_key, " of the key")
     if new_key in parent:
         raise JsonValueError(f"This object already has the key {_quote(new_key)}.")
     renamed = {(new_key if k == old_key else k): v for k, v in parent.items()}

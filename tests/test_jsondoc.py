@@ -68,6 +68,10 @@ def test_blank_text_is_no_value_and_characters_stay_characters():
         ('{"a": 1, "a": 2}', "appears twice"),
         ("9" * 5000, "too long"),
         ("[1, 2", "line 1, column 6"),
+        ('{"a": 1e400}', "too large"),
+        ("-1e400", "too large"),
+        ('{"a": "\\ud800"}', "half of a character"),
+        ('{"\\ud83d": 1}', "half of a character"),
     ],
 )
 def test_bad_raw_text_says_what_is_wrong(text, words):
@@ -106,6 +110,7 @@ def test_value_fields_read_their_type(kind, text, expected):
         ("number", "nan"),
         ("number", "1e999"),
         ("boolean", "yes"),
+        ("string", "half an emoji \ud83d"),
     ],
 )
 def test_letters_in_a_number_field_are_refused(kind, text):
@@ -163,10 +168,20 @@ def test_bad_edits_are_refused():
         jsondoc.rename(doc, ("b", 0), "x")
     with pytest.raises(JsonValueError):
         jsondoc.add(doc, ("a",))
+    with pytest.raises(JsonValueError, match="half of a character"):
+        jsondoc.rename(doc, ("a",), "x\ud800")
 
 
 def test_check_refuses_what_json_cannot_hold():
-    for bad in (float("nan"), [float("-inf")], {1: "a"}, {"a": {1, 2}}, b"x"):
+    for bad in (
+        float("nan"),
+        [float("-inf")],
+        {1: "a"},
+        {"a": {1, 2}},
+        b"x",
+        {"a": "\udc00"},  # text no encoding can store: half of a character
+        {"\ud800": 1},
+    ):
         with pytest.raises(JsonValueError):
             jsondoc.check(bad)
     jsondoc.check({"a": [1, 1.5, "x", None, True, {"b": []}]})

@@ -226,6 +226,26 @@ def test_raw_text_that_is_not_json_is_kept_and_not_saved(studio):
     assert jsondoc.same(db_params(studio, sid), {"steps": 31, "cfg": 7.5})
 
 
+@pytest.mark.parametrize(
+    ("typed", "said"),
+    [
+        ('{"style": "film \\ud83c"}', "half of a character"),  # an emoji cut
+        ('{"seed": 1e400}', "too large"),
+    ],
+)
+def test_raw_text_the_database_cannot_hold_is_refused_where_typed(studio, typed, said):
+    sid = add_scene(studio, params={"steps": 30})
+    before = raw_params(studio, sid)
+    card = SceneCard(studio, sid)
+    editor = open_editor(card)
+    type_into(editor.raw_field, typed)
+
+    assert said in editor.raw_message.value
+    assert editor.raw_field.value == typed
+    assert not card.save()
+    assert raw_params(studio, sid) == before
+
+
 @pytest.mark.parametrize("how", ["blank raw text", "delete the root"])
 def test_an_empty_editor_saves_sql_null(studio, how):
     sid = add_scene(studio, params={"steps": 30})
