@@ -11,6 +11,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeGuard
 
 from sqlalchemy import Select, false, func, select
 from sqlalchemy.orm import Session
@@ -143,17 +144,24 @@ def check_page(offset: int, limit: int) -> None:
 
 
 def collection_names(session: Session) -> list[str]:
-    """Distinct, non-null, non-empty collection names of ``scenes``, sorted.
+    """Distinct collection names of ``scenes`` that Generate takes, sorted.
 
     Distinct to the byte (:mod:`~photolab_widgets.sqltext`): "Summer" and
-    "summer" are two collections, as Generate treats them.
+    "summer" are two collections, as Generate treats them. ``NULL`` and names
+    of nothing but white space are left out: they name no collection one
+    could pick, and Generate refuses them ("Choose a collection first").
     """
     stmt = (
         select(exact_text(Scene.collection_name))
         .where(Scene.collection_name.is_not(None), Scene.collection_name != "")
         .distinct()
     )
-    return sorted(session.scalars(stmt))
+    return sorted(name for name in session.scalars(stmt) if is_collection(name))
+
+
+def is_collection(name: object) -> TypeGuard[str]:
+    """Whether ``name`` can name a collection: text with more than white space."""
+    return isinstance(name, str) and bool(name.strip())
 
 
 def persons(session: Session) -> list[Person]:

@@ -32,6 +32,7 @@ from .queries import (
     _apply_filter,
     _task_select,
     checked_id,
+    is_collection,
 )
 from .sqltext import exact_text
 
@@ -162,7 +163,8 @@ def filter_options(session: Session) -> FilterOptions:
     persons: list[Person] = []
     for row in session.execute(union_all(names, people)).mappings():
         if row["kind"] == "c":
-            collections.append(row["name"])
+            if is_collection(row["name"]):
+                collections.append(row["name"])
         else:
             persons.append(Person(int(row["id"]), row["name"]))
     persons.sort(key=lambda p: p.id)

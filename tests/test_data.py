@@ -61,9 +61,11 @@ def test_pose_image_is_optional(studio):
 
 
 def test_collections_are_distinct_sorted_and_non_null(studio):
-    for name in ["b", "a", "b", None, "", "猫 🐱"]:
+    for name in ["b", "a", "b", None, "", "   ", "\t", "猫 🐱"]:
         add_scene(studio, collection_name=name)
+    # Only names Generate takes: white space alone names nothing to pick.
     assert studio.collections() == ["a", "b", "猫 🐱"]
+    assert list(studio.task_filter_options().collections) == ["a", "b", "猫 🐱"]
 
 
 def test_persons_and_tasks_page_with_filters(studio):

@@ -276,6 +276,19 @@ def test_cancel_then_retry_reuses_rows_with_new_celery_ids(studio):
         studio.retry_batch(first.batch_id)
 
 
+def test_cancelling_a_finished_batch_changes_nothing(studio):
+    add_collection(studio, "c", 2)
+    result = studio.generate("c", add_user(studio))
+    with studio.session() as s:
+        s.execute(update(Task).values(status=TaskStatus.DONE.value))
+
+    cancel = studio.cancel_batch(result.batch_id)
+
+    assert cancel.cancelled == 0
+    assert studio.batch_progress(result.batch_id).status == "sent"
+    assert {t.status for t in task_rows(studio)} == {TaskStatus.DONE}
+
+
 def test_retry_leaves_tasks_of_deleted_scenes_failed(sqlite_studio):
     studio = sqlite_studio
     keep, drop = add_collection(studio, "c", 2)

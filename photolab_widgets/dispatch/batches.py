@@ -60,7 +60,7 @@ from sqlalchemy.orm import Session
 from ..config import redact_url
 from ..health import DatabaseUnavailable
 from ..models import Batch, Scene, Task, TaskStatus, User, utcnow
-from ..queries import checked_id
+from ..queries import checked_id, is_collection
 from ..sqltext import same_text
 from .canvas import SPEC_CANVAS_MAX_SCENES, Design, Job, SendReport, send
 
@@ -314,7 +314,7 @@ def generate(
 
 
 def _check_collection(collection_name: str | None) -> str:
-    if not isinstance(collection_name, str) or not collection_name.strip():
+    if not is_collection(collection_name):
         raise GenerateError("Choose a collection first.")
     return collection_name
 
@@ -553,19 +553,20 @@ def cancel_batch(studio: Studio, batch_id: int) -> CancelResult:
                 Task.status.in_([c.value for c in CANCELLABLE]),
             )
         ).all()
-        s.execute(
-            update(Task)
-            .where(
-                Task.batch_id == batch_id,
-                Task.status.in_([c.value for c in CANCELLABLE]),
+        if rows:  # a finished batch stays as it ended
+            s.execute(
+                update(Task)
+                .where(
+                    Task.batch_id == batch_id,
+                    Task.status.in_([c.value for c in CANCELLABLE]),
+                )
+                .values(
+                    status=TaskStatus.CANCELLED.value,
+                    error="cancelled before it started",
+                    updated_at=utcnow(),
+                )
             )
-            .values(
-                status=TaskStatus.CANCELLED.value,
-                error="cancelled before it started",
-                updated_at=utcnow(),
-            )
-        )
-        batch.status = BatchStatus.CANCELLED.value
+            batch.status = BatchStatus.CANCELLED.value
     celery_ids = [cid for _, cid in rows if cid]
     revoked = _revoke(studio, celery_ids)
     log.info("batch %d: cancelled %d tasks", batch_id, len(rows))
