@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 import time
 import warnings
 from pathlib import Path
@@ -334,7 +335,7 @@ def test_export_is_the_filtered_view_with_image_urls(studio, gallery_of, tmp_pat
 
     g.export_button.click()
     link = g.download_link.value
-    assert "(30 tasks" in link
+    assert re.search(r"\(30 tasks, \d KB\)", link)  # not "0.0 MB"
     data = link.split("base64,", 1)[1].split("'", 1)[0]
     assert base64.b64decode(data).decode("utf-8") == "\ufeff" + csv_text
 

@@ -877,9 +877,11 @@ class TaskGallery(w.VBox):
         body = ("\ufeff" + out.getvalue()).encode("utf-8")
         data = base64.b64encode(body).decode("ascii")
         name = f"tasks-{datetime.now():%Y%m%d-%H%M%S}.csv"
+        kb = len(body) / 1000
+        size = f"{kb / 1000:.1f} MB" if kb >= 1000 else f"{max(kb, 1):.0f} KB"
         self.download_link.value = (
             f"<a download='{_e(name)}' href='data:text/csv;base64,{data}'>"
-            f"Download {_e(name)}</a> ({n:,} tasks, {len(body) / 1e6:.1f} MB)"
+            f"Download {_e(name)}</a> ({n:,} tasks, {size})"
         )
 
     # -- helpers ----------------------------------------------------------
