@@ -254,8 +254,14 @@ def test_a_kernel_idle_past_wait_timeout_clicks_as_usual(
 # -- the Generate panel and a worker -------------------------------------------------
 
 
-def panel_for(studio: Studio, collection: str, person: int) -> GeneratePanel:
+def panel_for(
+    studio: Studio, views: list[Any], collection: str, scenes: int
+) -> GeneratePanel:
+    """A Generate panel on a new collection of ``scenes`` scenes, for Ada."""
+    person = add_user(studio, "Ada")
+    add_scenes(studio, collection, scenes)
     panel = GeneratePanel(studio, poll_interval=0.2)
+    views.append(panel)
     panel.collection.value = collection
     panel.person.value = person
     return panel
@@ -271,10 +277,7 @@ def rows(studio: Studio) -> tuple[int, int]:
 def test_generate_under_a_restart_says_so_and_writes_nothing(
     own_mariadb: PrivateMariaDB, studio: Studio, views: list[Any]
 ) -> None:
-    person = add_user(studio, "Ada")
-    add_scenes(studio, "gen", 3)
-    panel = panel_for(studio, "gen", person)
-    views.append(panel)
+    panel = panel_for(studio, views, "gen", 3)
 
     own_mariadb.stop()
     panel.refresh_button.click()
@@ -304,10 +307,7 @@ def test_generate_under_a_restart_says_so_and_writes_nothing(
 def test_a_batch_in_flight_rides_out_a_database_restart(
     own_mariadb: PrivateMariaDB, studio: Studio, views: list[Any]
 ) -> None:
-    person = add_user(studio, "Ada")
-    add_scenes(studio, "ride", 4)
-    panel = panel_for(studio, "ride", person)
-    views.append(panel)
+    panel = panel_for(studio, views, "ride", 4)
 
     with running_worker(studio.settings, delay=1.0, concurrency=2):
         panel.generate_button.click()
@@ -344,10 +344,7 @@ def test_a_crash_after_the_send_says_the_tasks_went_and_the_batch_ends(
     own_mariadb: PrivateMariaDB, studio: Studio, views: list[Any]
 ) -> None:
     # The broker took the canvas; recording that (pending -> queued) dies.
-    person = add_user(studio, "Ada")
-    add_scenes(studio, "sent", 2)
-    panel = panel_for(studio, "sent", person)
-    views.append(panel)
+    panel = panel_for(studio, views, "sent", 2)
     said: list[str] = []
     panel.status.observe(lambda change: said.append(change["new"]), "value")
 
