@@ -13,7 +13,9 @@ No widget code here: the data layer, ``serve`` and the app page all use it.
 
 from __future__ import annotations
 
+import functools
 import logging
+import re
 import traceback
 from typing import Any
 from urllib.parse import quote, unquote
@@ -44,40 +46,97 @@ class DatabaseUnavailable(RuntimeError):
     """The database cannot be used; the message names no password."""
 
 
-def secrets_of(url: str) -> list[str]:
-    """The strings to hide for ``url``: its password, raw and decoded, and itself.
+#: A password at least this long is also masked where it stands alone as a
+#: word. A shorter one ("on", "1") is an ordinary word or number: masking it
+#: everywhere garbles the sentence and, by where the ``***`` falls, tells it.
+BARE_PASSWORD_MIN = 6
+
+
+def _credentials(url: str) -> tuple[set[str], set[str]]:
+    """The user names and the spellings of the password in ``url``.
 
     The URL is parsed leniently by hand as well as by SQLAlchemy, because the
-    URLs most likely to leak are the ones SQLAlchemy cannot parse.
+    URLs most likely to leak are the ones SQLAlchemy cannot parse. A password
+    is kept raw, percent-decoded and percent-encoded.
     """
-    found = {url}
+    users: set[str] = set()
+    passwords: set[str] = set()
     try:
-        password = make_url(url).password
+        parsed = make_url(url)
+        users.add(parsed.username or "")
+        passwords.add(str(parsed.password or ""))
     except Exception:  # noqa: BLE001 - unparsable URLs are handled below
-        password = None
-    if password:
-        found.update({str(password), quote(str(password), safe="")})
+        pass
     netloc = url.split("://", 1)[-1].split("/", 1)[0]
     userinfo, at, _host = netloc.rpartition("@")
-    if at and ":" in userinfo:
-        raw = userinfo.split(":", 1)[1]
-        if raw:
-            found.update({raw, unquote(raw)})
-    # Longest first, so a URL is masked whole before its password is.
-    return sorted((s for s in found if s), key=len, reverse=True)
+    if at:
+        user, _colon, raw = userinfo.partition(":")
+        users.update({user, unquote(user)})
+        passwords.update({raw, unquote(raw)})
+    passwords.update({quote(p, safe="") for p in passwords})
+    return users - {""}, passwords - {""}
+
+
+def _alone(literal: str) -> str:
+    """A pattern for ``literal`` where it is not part of a longer word."""
+    return rf"(?<!\w){re.escape(literal)}(?!\w)"
+
+
+def masking_rules(url: str) -> list[tuple[str, str, str]]:
+    """``(literal, pattern, replacement)`` for each secret of ``url``.
+
+    The URL itself, as given and as SQLAlchemy renders it, becomes the
+    redacted URL; the password becomes ``***`` where it stands as the password
+    of a URL (``:PASSWORD@``), and where it stands alone when it is long
+    enough (:data:`BARE_PASSWORD_MIN`) and is not the user name too, which the
+    redacted URL shows anyway. Never inside other words.
+    """
+    url = url.strip()
+    if not url:
+        return []
+    redacted = redact_url(url)
+    urls = {url}
+    try:
+        urls.add(make_url(url).render_as_string(hide_password=False))
+    except Exception:  # noqa: BLE001 - an unparsable URL is only masked as given
+        pass
+    rules = [(u, _alone(u), redacted) for u in urls]
+    users, passwords = _credentials(url)
+    for password in passwords:
+        in_url = f":{password}@"
+        rules.append((in_url, re.escape(in_url), f":{MASK}@"))
+        if len(password) >= BARE_PASSWORD_MIN and password not in users:
+            rules.append((password, _alone(password), MASK))
+    return rules
 
 
 def scrub(message: str, *urls: str) -> str:
-    """``message`` with every secret of ``urls`` replaced by ``***``.
+    """``message`` with every secret of ``urls`` masked (see :func:`masking_rules`).
 
-    Short passwords are masked too even if that also masks an innocent word:
-    a garbled sentence is better than a leaked password.
+    One pass of one regular expression, longest secret first, so a URL is
+    masked whole before its password and no replacement is matched again.
     """
-    for url in urls:
-        for secret in secrets_of(url):
-            replacement = redact_url(url) if secret == url else MASK
-            message = message.replace(secret, replacement)
-    return message
+    pattern, replacements = _masker(urls)
+    if pattern is None:
+        return message
+    return pattern.sub(lambda m: replacements[(m.lastindex or 1) - 1], message)
+
+
+@functools.lru_cache(maxsize=64)
+def _masker(urls: tuple[str, ...]) -> tuple[re.Pattern[str] | None, tuple[str, ...]]:
+    """The pattern of :func:`scrub` for ``urls`` and the replacement of each group.
+
+    Cached: the app's log formatter scrubs every record with the same URLs.
+    """
+    rules = sorted(
+        {rule for url in urls for rule in masking_rules(url)},
+        key=lambda rule: len(rule[0]),
+        reverse=True,
+    )
+    if not rules:
+        return None, ()
+    pattern = re.compile("|".join(f"({p})" for _literal, p, _r in rules))
+    return pattern, tuple(replacement for _l, _p, replacement in rules)
 
 
 def scrubbed_traceback(exc: BaseException, *urls: str) -> str:
@@ -88,6 +147,8 @@ def scrubbed_traceback(exc: BaseException, *urls: str) -> str:
 
 def describe_database_error(exc: BaseException, url: str) -> str:
     """One plain sentence: which database, and what went wrong."""
+    if not url.strip():
+        return "Cannot use the database: its URL is blank."
     where = redact_url(url)
     if isinstance(exc, DBAPIError) and exc.orig is not None:
         args: tuple[Any, ...] = tuple(getattr(exc.orig, "args", ()))

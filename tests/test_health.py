@@ -12,6 +12,7 @@ from photolab_widgets.health import (
     DatabaseUnavailable,
     check_broker,
     check_database,
+    describe_database_error,
     scrub,
     scrubbed_traceback,
 )
@@ -133,3 +134,72 @@ def test_redacted_url_keeps_only_what_is_safe(url, shown):
     from photolab_widgets.config import redact_url
 
     assert redact_url(url) == shown
+
+
+def _refused_message(user: str, password: str, port: int) -> str:
+    url = f"mysql+pymysql://{user}:{password}@127.0.0.1:{port}/x"
+    with pytest.raises(DatabaseUnavailable) as info:
+        check_database(url)
+    return str(info.value)
+
+
+@pytest.mark.parametrize(
+    "user, password",
+    [("studio", "on"), ("studio", "1"), ("root", "root"), ("studio", "2003")],
+)
+def test_a_short_password_is_masked_without_garbling_the_sentence(user, password, home):
+    from photolab_widgets.processes import free_port
+
+    port = free_port()
+    # A realistic password shows what the sentence is, whatever the password.
+    expected = _refused_message(user, "Wr0ng-s3cret", port)
+    assert expected.startswith(
+        f"Cannot use the database mysql+pymysql://{user}:***@127.0.0.1:{port}/x: "
+        "no server answers at that host and port (Can't connect to MySQL server "
+        "on '127.0.0.1' ("
+    )
+    assert _refused_message(user, password, port) == expected
+
+
+@pytest.mark.parametrize(
+    "url, text, cleaned",
+    [
+        (
+            "mysql+pymysql://u:1@127.0.0.1:1/x",
+            "port 1 of 127.0.0.1 said no; u:1@127.0.0.1 was tried",
+            "port 1 of 127.0.0.1 said no; u:***@127.0.0.1 was tried",
+        ),
+        (
+            "mysql+pymysql://u:on@db/x",
+            "tried 'mysql+pymysql://u:on@db/x' and u:on@db, on and on",
+            "tried 'mysql+pymysql://u:***@db/x' and u:***@db, on and on",
+        ),
+        (
+            "mysql+pymysql://u:p%40ss%2Fw@db/x",
+            "as rendered mysql+pymysql://u:p%40ss%2Fw@db/x or u:p@ss/w@db",
+            "as rendered mysql+pymysql://u:***@db/x or u:***@db",
+        ),
+        (
+            "mysql+pymysql://u:a%20b@db/x?charset=utf8mb4",
+            "as rendered mysql+pymysql://u:a b@db/x?charset=utf8mb4, a b",
+            "as rendered mysql+pymysql://u:***@db/x?charset=utf8mb4, a b",
+        ),
+        # A realistic password is masked where it stands alone, not inside a word.
+        (
+            "mysql+pymysql://u:hunter22@db/x",
+            "hunter22 was wrong, xhunter22 and hunter222 are not it",
+            "*** was wrong, xhunter22 and hunter222 are not it",
+        ),
+        (" ", "a sentence with spaces", "a sentence with spaces"),
+        ("", "a sentence", "a sentence"),
+    ],
+)
+def test_scrub_replaces_the_url_and_its_password_not_other_words(url, text, cleaned):
+    assert scrub(text, url) == cleaned
+
+
+def test_a_blank_url_is_one_plain_sentence():
+    from sqlalchemy.exc import ArgumentError
+
+    message = describe_database_error(ArgumentError("Could not parse ' '"), " ")
+    assert message == "Cannot use the database: its URL is blank."
