@@ -7,18 +7,38 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from . import processes
 from .config import Settings
-from .health import DatabaseUnavailable, describe_database_error
+from .health import DatabaseUnavailable, describe_database_error, scrub
 from .studio import Studio
+
+if TYPE_CHECKING:
+    from .demo import SeedReport
 
 log = logging.getLogger("photolab_widgets")
 
 
+class CommandRefused(Exception):
+    """A command that cannot run as configured; the message is one sentence."""
+
+
 def _studio() -> Studio:
-    return Studio(Settings.from_env())
+    """The configured Studio; :class:`DatabaseUnavailable` when its URL is unusable.
+
+    Building the engine parses the URL and loads the driver: a port that is
+    not a number (``ValueError``) or a missing driver (``ImportError``) fails
+    here, before any connection.
+    """
+    settings = Settings.from_env()
+    try:
+        return Studio(settings)
+    except (SQLAlchemyError, ValueError, ImportError) as exc:
+        sentence = describe_database_error(exc, settings.database_url)
+        raise DatabaseUnavailable(sentence) from None
 
 
 def cmd_init_db(args: argparse.Namespace) -> int:
@@ -30,10 +50,26 @@ def cmd_init_db(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_seed_demo(args: argparse.Namespace) -> int:
+def _seed() -> SeedReport:
+    """Seed the configured database with the demo data; close the Studio after."""
     from .demo import seed_demo
 
-    report = seed_demo(_studio())
+    studio = _studio()
+    try:
+        return seed_demo(studio)
+    except DatabaseUnavailable:
+        raise
+    except RuntimeError as exc:
+        if studio.settings.images_dir is not None:
+            raise
+        # seed_demo refuses to draw without a local image folder, and says why.
+        raise CommandRefused(str(exc)) from None
+    finally:
+        studio.close()
+
+
+def cmd_seed_demo(args: argparse.Namespace) -> int:
+    report = _seed()
     if report.skipped:
         print("the database already has scenes; nothing seeded")
     else:
@@ -45,18 +81,16 @@ def cmd_seed_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    """Seed if needed, start a worker and Voila, stop both on Ctrl-C/SIGTERM."""
-    from . import processes
-    from .demo import seed_demo
-
+    """Refuse a busy port, seed if needed, start a worker and Voila until stopped."""
+    port = args.port
+    busy = processes.cannot_listen("127.0.0.1", port)
+    if busy:
+        raise CommandRefused(busy)
     settings = Settings.from_env()
-    studio = Studio(settings)
-    report = seed_demo(studio)
+    report = _seed()
     if not report.skipped:
         print(f"seeded the demo: {report.scenes} scenes, {report.tasks} tasks")
-    studio.close()
 
-    port = args.port or processes.free_port()
     env = processes.voila_env(dict(os.environ, PHOTOLAB_HOME=str(settings.home)))
     logs = settings.home / "logs"
     logs.mkdir(parents=True, exist_ok=True)
@@ -143,7 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_seed_demo, log_level=logging.WARNING)
 
     p = sub.add_parser("demo", help="run the whole app on the embedded default")
-    p.add_argument("--port", type=int, default=8866)
+    p.add_argument("--port", type=processes.port_number, default=8866)
     p.add_argument("--delay", type=float, default=0.5, help="seconds per render")
     p.set_defaults(func=cmd_demo)
 
@@ -170,6 +204,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         return 130
+    except CommandRefused as exc:
+        sentence = scrub(str(exc), Settings.from_env().database_url)
+        print(f"photolab-widgets {args.command}: {sentence}", file=sys.stderr)
+        return 2
     except (DatabaseUnavailable, SQLAlchemyError) as exc:
         # One sentence with the password masked; never the driver's text.
         url = Settings.from_env().database_url

@@ -207,8 +207,14 @@ def _params(rng: random.Random, i: int) -> object:
 
 
 def seed_demo(studio: Studio, *, scenes_per_collection: int = 12) -> SeedReport:
-    """Fill an empty database with the demo data set; a no-op when scenes exist."""
-    studio.init_db()
+    """Fill an empty database with the demo data set; a no-op when scenes exist.
+
+    Refuses, before it creates any table, when the pictures have no local
+    folder to go to (after a first connection, so that a wrong URL or
+    password is what a person hears about first).
+    """
+    with studio.engine.connect():
+        pass
     folder = studio.settings.images_dir
     if folder is None:
         raise RuntimeError(
@@ -216,6 +222,7 @@ def seed_demo(studio: Studio, *, scenes_per_collection: int = 12) -> SeedReport:
             f"URL is {studio.settings.image_base_url!r}. Set PHOTOLAB_IMAGE_BASE_URL "
             "to a file:// folder (or leave it and PHOTOLAB_DATABASE_URL unset)."
         )
+    studio.init_db()
     with studio.session() as s:
         if s.scalar(select(func.count()).select_from(Scene)):
             return SeedReport(0, 0, 0, 0, skipped=True)

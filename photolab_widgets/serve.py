@@ -41,7 +41,7 @@ class ServeRefused(Exception):
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--port", type=int, default=8866)
+    parser.add_argument("--port", type=processes.port_number, default=8866)
     parser.add_argument(
         "--ip",
         default="127.0.0.1",
@@ -113,15 +113,6 @@ def _probe_host(ip: str) -> str:
     return "127.0.0.1" if ip in ("0.0.0.0", "", "localhost") else _host_for_url(ip)
 
 
-def _check_port(ip: str, port: int) -> None:
-    family = socket.AF_INET6 if ":" in ip else socket.AF_INET
-    with socket.socket(family) as sock:
-        try:
-            sock.bind((ip.strip("[]"), port))
-        except OSError as exc:
-            raise ServeRefused(f"cannot listen on {ip} port {port}: {exc}.") from None
-
-
 def run(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     try:
@@ -131,7 +122,9 @@ def run(args: argparse.Namespace) -> int:
                 f"the app notebook is not at {processes.APP_NOTEBOOK}; install "
                 "from a checkout (pip install -e .), which keeps notebooks/."
             )
-        _check_port(args.ip, args.port)
+        busy = processes.cannot_listen(args.ip, args.port)
+        if busy:
+            raise ServeRefused(busy)
         check_database(settings.database_url)
     except (ServeRefused, DatabaseUnavailable) as exc:
         print(f"photolab-widgets serve: {exc}", file=sys.stderr)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import socket
 import subprocess
 import sys
 import urllib.error
@@ -185,3 +186,46 @@ def test_demo_serves_and_stops_every_child_on_sigterm(home: Path):
     assert proc.returncode == 0, rest
     for pid in children:
         assert not Path(f"/proc/{pid}").exists() or _is_zombie(pid)
+
+
+@pytest.mark.parametrize("command", ["serve", "demo"])
+@pytest.mark.parametrize("port", ["0", "-1", "65536", "99999", "http"])
+def test_a_port_outside_1_to_65535_is_a_usage_error(command, port, home, capsys):
+    with pytest.raises(SystemExit) as info:
+        main([command, "--port", port])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"usage: photolab-widgets {command} ")
+    assert "argument --port: " in err and "1 to 65535" in err
+
+
+def test_demo_refuses_a_busy_port_before_starting_anything(home: Path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "photolab_widgets.cli", "demo", "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stdout == ""
+    assert done.stderr == (
+        f"photolab-widgets demo: cannot listen on 127.0.0.1 port {port}: "
+        "[Errno 98] Address already in use.\n"
+    )
+    assert not home.exists()  # nothing seeded, no log folder, no worker
+
+
+def test_serve_refuses_a_busy_port(home, capsys):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert main(["serve", "--port", str(port)]) == 2
+    assert capsys.readouterr().err == (
+        f"photolab-widgets serve: cannot listen on 127.0.0.1 port {port}: "
+        "[Errno 98] Address already in use.\n"
+    )

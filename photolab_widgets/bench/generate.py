@@ -38,6 +38,7 @@ from ..dispatch.canvas import Design, Job, render_signature
 from ..dispatch.wire import purge, queued_payloads
 from ..models import Scene, User
 from ..studio import Studio
+from ._common import count
 
 FOUR_KB = 4096
 
@@ -59,14 +60,14 @@ class Measure:
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--scenes",
-        type=int,
+        type=count(),
         nargs="+",
         default=[50, 1000, 5000],
         help="scene counts to measure (default: 50 1000 5000)",
     )
     parser.add_argument(
         "--literal-max",
-        type=int,
+        type=count(0),
         default=1000,
         help="measure the quadratic literal canvas up to this many scenes",
     )

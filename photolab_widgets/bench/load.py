@@ -50,7 +50,7 @@ from sqlalchemy import delete, select
 
 from ..models import RATE_MAX, RATE_MIN, Scene
 from ..studio import Studio
-from ._common import add_database_url, bench_studio
+from ._common import add_database_url, bench_studio, count
 
 #: Tries of one save that keeps losing the race before the session gives up.
 SAVE_TRIES = 20
@@ -60,9 +60,9 @@ INITIAL_PARAMS: dict[str, Any] = {"initial": True}
 
 def configure(parser: argparse.ArgumentParser) -> None:
     add_database_url(parser, "the database to load (default: a temporary SQLite file)")
-    parser.add_argument("--processes", type=int, default=4, help="sessions at once")
-    parser.add_argument("--scenes", type=int, default=4, help="shared scenes")
-    parser.add_argument("--actions", type=int, default=200, help="per session")
+    parser.add_argument("--processes", type=count(), default=4, help="sessions at once")
+    parser.add_argument("--scenes", type=count(2), default=4, help="shared scenes")
+    parser.add_argument("--actions", type=count(2), default=200, help="per session")
     parser.add_argument(
         "--params-kb", type=float, default=4.0, help="size of each saved document"
     )
@@ -72,9 +72,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.processes < 1 or args.scenes < 2 or args.actions < 2:
-        print("bench load: needs 1+ processes, 2+ scenes and 2+ actions")
-        return 2
     with bench_studio(args.database_url, prefix="photolab-load-") as studio:
         studio.init_db()
         return _run(studio, args)

@@ -28,7 +28,7 @@ from ..db import make_engine
 from ..edits import bump_rate
 from ..models import Scene, Task
 from ..studio import Studio
-from ._common import add_database_url, bench_studio, init_empty
+from ._common import add_database_url, bench_studio, count, init_empty
 
 STEP = 1 / 16
 PARAMS: dict[str, Any] = {
@@ -50,9 +50,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         parser,
         "an EMPTY scratch database to fill (default: a temporary SQLite file)",
     )
-    parser.add_argument("--scenes", type=int, default=200, help="scenes to create")
-    parser.add_argument("--page-size", type=int, default=10)
-    parser.add_argument("--repeat", type=int, default=50, help="saves and clicks")
+    parser.add_argument("--scenes", type=count(), default=200, help="scenes to create")
+    parser.add_argument("--page-size", type=count(), default=10)
+    parser.add_argument("--repeat", type=count(), default=50, help="saves and clicks")
 
 
 def run(args: argparse.Namespace) -> int:
