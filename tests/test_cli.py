@@ -23,8 +23,9 @@ def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]
 
 
 @pytest.mark.mariadb
-@pytest.mark.parametrize("command", ["init-db", "seed-demo"])
+@pytest.mark.parametrize("command", ["init-db", "seed-demo", "worker"])
 def test_wrong_database_password_is_one_masked_sentence(command, home):
+    # The worker too: it would say it is ready, then fail every task.
     base = services.mysql_base_url().split("://", 1)[1].split("@", 1)[1]
     env = dict(os.environ)
     env["PHOTOLAB_DATABASE_URL"] = f"mysql+pymysql://root:Wr0ngPw@{base}/nope"

@@ -72,6 +72,7 @@ from celery import Celery
 from celery.signals import worker_process_init
 
 from ..config import Settings, redact_url
+from ..health import check_database
 from . import tasks
 from .app import DEFAULT_QUEUE, make_celery, relax_for_worker
 
@@ -123,6 +124,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
+    # A wrong URL or password is one sentence now, not a worker that says it
+    # is ready and then fails every task. (A database that goes away later is
+    # waited for: the tasks retry.)
+    check_database(settings.database_url)
     app = make_worker_app(settings, delay=args.delay, queue=args.queue)
     print(
         f"photolab demo worker: broker {redact_url(settings.broker_url)}, "
