@@ -7,7 +7,11 @@ one value, and often two emoji as well. The ``scenes`` table is the studio's,
 with whatever collation it was made with. A researcher picks a collection
 name exactly as it is stored, so Generate, the board and the filters must
 match exactly that name: SQLite does this already (it compares bytes); on
-MySQL these constructs compare and group ``CAST(… AS BINARY)``.
+MySQL these constructs compare and group the UTF-8 bytes,
+``CAST(CONVERT(… USING utf8mb4) AS BINARY)``: converted first, because the
+table may not be utf8mb4 at all (a gbk or latin1 column casts to its own
+bytes, which neither match the connection's text nor decode as UTF-8), and
+binary rather than ``utf8mb4_bin``, which pads: "summer" = "summer ".
 
 Binary values also mix in a ``UNION`` whatever the collations of their
 columns, where two text columns of different collations make MySQL refuse
@@ -63,9 +67,13 @@ def _exact_plain(element: exact_text, compiler: SQLCompiler, **kw: Any) -> str:
     return compiler.process(element.clauses, **kw)
 
 
+def _utf8_bytes(sql: str) -> str:
+    return f"CAST(CONVERT({sql} USING utf8mb4) AS BINARY)"
+
+
 @compiles(exact_text, *_MYSQL)
 def _exact_mysql(element: exact_text, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"CAST({compiler.process(element.clauses, **kw)} AS BINARY)"
+    return _utf8_bytes(compiler.process(element.clauses, **kw))
 
 
 @compiles(same_text)
@@ -77,6 +85,4 @@ def _same_plain(element: same_text, compiler: SQLCompiler, **kw: Any) -> str:
 @compiles(same_text, *_MYSQL)
 def _same_mysql(element: same_text, compiler: SQLCompiler, **kw: Any) -> str:
     column, value = (compiler.process(c, **kw) for c in element.clauses)
-    return (
-        f"({column} = {value} AND CAST({column} AS BINARY) = CAST({value} AS BINARY))"
-    )
+    return f"({column} = {value} AND {_utf8_bytes(column)} = {_utf8_bytes(value)})"

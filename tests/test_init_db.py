@@ -130,3 +130,42 @@ def test_a_scenes_table_of_another_collation_reads_as_usual(mysql_url, home, col
     assert studio.count_scenes("summer") == 1
     studio.close()
     raw.dispose()
+
+
+@pytest.mark.mariadb
+@pytest.mark.parametrize(
+    ("charset", "name"), [("gbk", "夏日写真"), ("latin1", "café d'été")]
+)
+def test_a_scenes_table_in_another_charset_matches_its_names(
+    mysql_url, home, charset, name
+):
+    # Not every studio table is utf8mb4: a Chinese one may well be gbk.
+    raw = create_engine(mysql_url)
+    ddl = SCENES_DDL.replace("utf8mb4_unicode_ci", f"{charset}_bin").replace(
+        "CHARSET=utf8mb4", f"CHARSET={charset}"
+    )
+    with raw.begin() as conn:
+        conn.execute(text(ddl))
+        for collection in {name, name.upper(), f"{name} "}:  # gbk has no case
+            conn.execute(
+                text(
+                    "INSERT INTO scenes (action_type, img_type, collection_name) "
+                    "VALUES ('sd', 'cat', :c)"
+                ),
+                {"c": collection},
+            )
+    studio = Studio(Settings.from_env(home=home, database_url=mysql_url))
+    studio.init_db()
+    with studio.session() as s:
+        person = User(name="Ada")
+        s.add(person)
+        s.flush()
+        person_id = person.id
+
+    names = sorted({name, name.upper(), f"{name} "})
+    assert studio.collections() == names
+    assert list(studio.task_filter_options().collections) == names
+    assert studio.count_scenes(name) == 1
+    assert studio.generate(name, person_id).count == 1
+    studio.close()
+    raw.dispose()
