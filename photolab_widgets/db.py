@@ -12,7 +12,6 @@ child gives random protocol errors. Worker processes call
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,7 +23,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError
 
 from .health import DatabaseUnavailable
-from .models import Base, Batch, Scene, Task, User
+from .models import Base, Batch, Scene, Task, User, dumps
 
 log = logging.getLogger(__name__)
 
@@ -78,14 +77,10 @@ def outages_reported() -> Iterator[None]:
         raise
 
 
-def _json_dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False)
-
-
 def make_engine(database_url: str | URL, **kwargs: Any) -> Engine:
     """Create the engine for a SQLAlchemy URL with the settings above."""
     url = make_url(database_url)
-    options: dict[str, Any] = {"json_serializer": _json_dumps, "future": True}
+    options: dict[str, Any] = {"json_serializer": dumps, "future": True}
     if url.get_backend_name() in ("mysql", "mariadb"):
         if "charset" not in url.query:
             url = url.update_query_dict({"charset": "utf8mb4"})

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Final
 
 #: The types a node can have, in the order the editor offers them.
@@ -37,7 +37,8 @@ _EMPTY: Final[dict[str, Any]] = {"integer": 0, "number": 0.0, "boolean": False}
 _INTEGER = re.compile(r"[+-]?\d+")
 _NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 # Half of a UTF-16 pair: JSON's "\ud83d" escape, or text cut inside an emoji.
-# No UTF-8 column can store it, so it is refused where it is typed.
+# No UTF-8 text can hold it: typed, it is refused; stored (by another tool),
+# it is written back as its escape (see :func:`escape_surrogates`).
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -68,30 +69,32 @@ def type_of(value: Any) -> str:
 
 
 def check(value: Any, path: Path = ()) -> None:
-    """Refuse what JSON cannot hold exactly: NaN, infinities, non-text keys, sets.
-
-    Text holding half of a character (a lone surrogate) is refused too: the
-    database could not encode it, and the save would fail with a codec error.
-    """
+    """Refuse what JSON cannot hold exactly: NaN, infinities, non-text keys, sets."""
     kind = type_of(value)
     where = f" at {format_path(path)}" if path else ""
     if kind == "number" and not math.isfinite(value):
         raise JsonValueError(f"JSON has no {value!r}{where}; use a finite number.")
-    if kind == "string":
-        check_text(value, where)
     if kind == "object":
         for key, item in value.items():
             if not isinstance(key, str):
                 raise JsonValueError(f"Object keys must be text, found {key!r}{where}.")
-            check_text(key, f" in a key{where}")
             check(item, (*path, key))
     elif kind == "array":
         for index, item in enumerate(value):
             check(item, (*path, index))
 
 
+def escape_surrogates(text: str) -> str:
+    """JSON text with each lone surrogate written as its ``\\uXXXX`` escape.
+
+    In JSON text they can only stand inside strings, where the escape means
+    the same: the value reads back exactly, and the text encodes as UTF-8.
+    """
+    return _SURROGATE.sub(lambda m: f"\\u{ord(m[0]):04x}", text)
+
+
 def check_text(text: str, where: str = "") -> None:
-    """Refuse text with half of a character in it (a lone UTF-16 surrogate)."""
+    """Refuse text typed with half of a character in it (a lone surrogate)."""
     found = _SURROGATE.search(text)
     if found:
         raise JsonValueError(
@@ -123,7 +126,7 @@ def dumps(value: Any) -> str:
     """The raw text view: indented, characters as themselves, blank for None."""
     if value is None:
         return ""
-    return json.dumps(value, ensure_ascii=False, indent=2)
+    return escape_surrogates(json.dumps(value, ensure_ascii=False, indent=2))
 
 
 def loads(text: str) -> Any:
@@ -163,8 +166,24 @@ def loads(text: str) -> Any:
             f"The text nests arrays and objects more than {MAX_DEPTH} levels "
             "deep; the editor takes at most that many."
         )
-    check(value)  # text the database could not encode (half a character)
+    check(value)
+    for text_ in _texts(value):  # typed half of a character: surely a mistake
+        check_text(text_, " typed")
     return value
+
+
+def _texts(value: Any) -> Iterator[str]:
+    """Every string and key in ``value``."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            yield item
+        elif isinstance(item, Mapping):
+            yield from item.keys()
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
 
 
 def _finite_float(text: str) -> float:

@@ -30,6 +30,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from . import jsondoc
+
 ACTION_TYPE_COMMENT = (
     "type包括mj,reface,sd等。如果是mj，直接调用prompt生成图片；"
     "如果是reface，直接与上传的头像图片进行换脸"
@@ -57,8 +59,12 @@ def utcnow() -> datetime:
 
 
 def dumps(value: Any) -> str:
-    """JSON text as stored: characters as themselves, never ``\\u`` escapes."""
-    return json.dumps(value, ensure_ascii=False)
+    """JSON text as stored: characters as themselves, never ``\\u`` escapes.
+
+    Except half of a character (a lone surrogate, written by another tool):
+    no UTF-8 column holds it, so it stays an escape and reads back the same.
+    """
+    return jsondoc.escape_surrogates(json.dumps(value, ensure_ascii=False))
 
 
 class Base(DeclarativeBase):

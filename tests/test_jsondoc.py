@@ -179,12 +179,20 @@ def test_check_refuses_what_json_cannot_hold():
         {1: "a"},
         {"a": {1, 2}},
         b"x",
-        {"a": "\udc00"},  # text no encoding can store: half of a character
-        {"\ud800": 1},
     ):
         with pytest.raises(JsonValueError):
             jsondoc.check(bad)
     jsondoc.check({"a": [1, 1.5, "x", None, True, {"b": []}]})
+
+
+def test_half_a_character_stored_elsewhere_keeps_its_escape():
+    # Another tool may store "\ud83d"; it is a value, shown and saved as such.
+    value = {"a\ud800": ["\udc00 x", "🎞️"]}
+    jsondoc.check(value)
+    text = jsondoc.dumps(value)
+    assert text.encode("utf-8")  # encodes: no lone surrogate left in the text
+    assert "\\ud800" in text and "🎞️" in text
+    assert json.loads(text) == value
 
 
 def test_paths_and_labels_for_messages():

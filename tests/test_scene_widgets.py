@@ -246,6 +246,28 @@ def test_raw_text_the_database_cannot_hold_is_refused_where_typed(studio, typed,
     assert raw_params(studio, sid) == before
 
 
+def test_params_with_half_a_character_from_elsewhere_open_and_save(sqlite_studio):
+    # Another tool stored the escape of a lone surrogate: valid JSON to
+    # SQLite (MariaDB's JSON_VALID refuses it, so no row there holds one).
+    studio = sqlite_studio
+    sid = add_scene(studio)
+    with studio.session() as s:
+        s.execute(
+            text("UPDATE scenes SET params = :p WHERE scene_id = :i"),
+            {"p": '{"style": "film \\ud83c", "steps": 30}', "i": sid},
+        )
+    card = SceneCard(studio, sid)
+    editor = open_editor(card)
+    assert editor.value == {"style": "film \ud83c", "steps": 30}
+    card.reload()
+    assert "Reloaded" in card.status.value, card.status.value
+
+    editor.edit(("steps",), kind="integer", text="31")
+    assert card.save(), card.status.value
+    assert db_params(studio, sid) == {"style": "film \ud83c", "steps": 31}
+    assert "\\ud83c" in raw_params(studio, sid)  # stored as its escape
+
+
 @pytest.mark.parametrize("how", ["blank raw text", "delete the root"])
 def test_an_empty_editor_saves_sql_null(studio, how):
     sid = add_scene(studio, params={"steps": 30})
