@@ -47,8 +47,9 @@ class DatabaseUnavailable(RuntimeError):
 
 
 #: A password at least this long is also masked where it stands alone as a
-#: word. A shorter one ("on", "1") is an ordinary word or number: masking it
-#: everywhere garbles the sentence and, by where the ``***`` falls, tells it.
+#: word, unless it is letters only. A shorter one ("on", "1") or a plain word
+#: ("database") is an ordinary word or number: masking it everywhere garbles
+#: the sentence and, by where the ``***`` falls, tells it.
 BARE_PASSWORD_MIN = 6
 
 
@@ -88,8 +89,9 @@ def masking_rules(url: str) -> list[tuple[str, str, str]]:
     The URL itself, as given and as SQLAlchemy renders it, becomes the
     redacted URL; the password becomes ``***`` where it stands as the password
     of a URL (``:PASSWORD@``), and where it stands alone when it is long
-    enough (:data:`BARE_PASSWORD_MIN`) and is not the user name too, which the
-    redacted URL shows anyway. Never inside other words.
+    enough (:data:`BARE_PASSWORD_MIN`), not letters only (a word of the
+    sentence) and not the user name too, which the redacted URL shows anyway.
+    Never inside other words.
     """
     url = url.strip()
     if not url:
@@ -105,7 +107,11 @@ def masking_rules(url: str) -> list[tuple[str, str, str]]:
     for password in passwords:
         in_url = f":{password}@"
         rules.append((in_url, re.escape(in_url), f":{MASK}@"))
-        if len(password) >= BARE_PASSWORD_MIN and password not in users:
+        if (
+            len(password) >= BARE_PASSWORD_MIN
+            and not password.isalpha()
+            and password not in users
+        ):
             rules.append((password, _alone(password), MASK))
     return rules
 

@@ -47,6 +47,9 @@ def cannot_listen(ip: str, port: int) -> str | None:
     """Why nothing could listen on ``ip`` and ``port`` (busy, no such address)."""
     family = socket.AF_INET6 if ":" in ip else socket.AF_INET
     with socket.socket(family) as sock:
+        # As Tornado does: a port left in TIME_WAIT by a server just stopped
+        # is free to listen on; one another server listens on is not.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((ip.strip("[]"), port))
         except OSError as exc:

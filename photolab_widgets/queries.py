@@ -114,8 +114,9 @@ def _apply_filter(stmt: Select, flt: TaskFilter) -> Select:
 #: The most rows one page may ask for.
 MAX_PAGE = 1000
 
-#: Row ids are positive and fit MySQL's ``int`` (SQLite takes 64 bits).
-MAX_ID = 2**31 - 1
+#: Row ids are positive and fit 64 bits (SQLite's integers, MySQL's
+#: ``BIGINT``); beyond that the drivers overflow.
+MAX_ID = 2**63 - 1
 
 
 def checked_id(value: object, what: str) -> int | None:

@@ -145,9 +145,18 @@ def _refused_message(user: str, password: str, port: int) -> str:
 
 @pytest.mark.parametrize(
     "user, password",
-    [("studio", "on"), ("studio", "1"), ("root", "root"), ("studio", "2003")],
+    [
+        ("studio", "on"),
+        ("studio", "1"),
+        ("root", "root"),
+        ("studio", "2003"),
+        ("studio", "database"),  # words of the sentence itself
+        ("studio", "server"),
+    ],
 )
-def test_a_short_password_is_masked_without_garbling_the_sentence(user, password, home):
+def test_a_word_as_password_is_masked_without_garbling_the_sentence(
+    user, password, home
+):
     from photolab_widgets.processes import free_port
 
     port = free_port()
