@@ -17,12 +17,14 @@ from photolab_widgets.config import OSS_TEST_BUCKET
 from photolab_widgets.images import browser_src, image_url
 from photolab_widgets.models import Task
 from photolab_widgets.queries import TaskRow
+from photolab_widgets.task_pages import TaskDetail
 from photolab_widgets.widgets.app import build_app
 from photolab_widgets.widgets.gallery import (
     DETAIL_ERROR_CHARS,
     TaskGallery,
     TaskNotFound,
     render_card,
+    render_detail,
 )
 from tests.factories import add_scene, add_task, add_user
 
@@ -295,6 +297,7 @@ def test_a_card_click_opens_the_detail_panel(studio, gallery_of, count_queries):
     assert g.detail_panel.layout.display == "flex"
     assert f"<h3>Task #{ids[1]}</h3>" in g.detail_html.value
     assert "plg-selected" in _cards(g)[1]._dom_classes
+    assert "plg-with-detail" in g.main._dom_classes  # narrow: cards in one column
 
     g.select(ids[0])
     assert "plg-selected" not in _cards(g)[1]._dom_classes
@@ -302,9 +305,20 @@ def test_a_card_click_opens_the_detail_panel(studio, gallery_of, count_queries):
     g.close_detail_button.click()
     assert g.selected == () and g.detail_panel.layout.display == "none"
     assert seen[-1] is None
+    assert "plg-with-detail" not in g.main._dom_classes
 
     with pytest.raises(TaskNotFound):
         g.select(999_999)
+
+
+def test_the_detail_links_only_urls_a_page_can_open():
+    row = _row(result_img_key="r/1.jpg")
+    detail = TaskDetail(row, None, True, "s", "p")
+    remote = render_detail(detail, None, OSS_TEST_BUCKET + "r/1.jpg")
+    assert f"<a href='{OSS_TEST_BUCKET}r/1.jpg'" in remote
+    # A browser refuses file:// from an http page: the path is shown as text.
+    local = render_detail(detail, None, "file:///tmp/images/r/1.jpg")
+    assert "<a href='file:" not in local and "file:///tmp/images/r/1.jpg" in local
 
 
 def test_clicking_a_card_whose_task_was_deleted_says_so(studio, gallery_of):

@@ -83,7 +83,23 @@ ANY_STATUS = ""
 
 _CSS = """
 <style>
+.plg-gallery { container-type: inline-size; }
 .plg-gallery .plg-grid { align-items: start; }
+/* Two columns of cards where they have room; one in a narrow window or side
+   panel, or beside the detail panel when that leaves a column too little. */
+@container (max-width: 600px) {
+  .plg-gallery .plg-grid { grid-template-columns: minmax(0, 1fr) !important; }
+}
+@container (max-width: 1100px) {
+  .plg-main.plg-with-detail .plg-grid {
+    grid-template-columns: minmax(0, 1fr) !important; }
+}
+@container (max-width: 560px) {
+  .plg-gallery .plg-main { flex-direction: column !important; }
+  .plg-gallery .plg-main .plg-detail { width: 100% !important;
+    flex: 0 0 auto !important; position: static; }
+}
+.plg-gallery .plg-download a { color: #0969da; text-decoration: underline; }
 .plg-card { border: 1px solid #d0d7de; border-radius: 8px; padding: 8px;
   background: #fff; box-sizing: border-box; min-width: 0; }
 .plg-card.plg-selected { border-color: #2563eb; box-shadow: 0 0 0 2px #2563eb; }
@@ -237,7 +253,9 @@ def render_detail(
         scene = f"#{row.scene_id} <span class='plg-muted'>(scene deleted)</span>"
         prompt = "<span class='plg-muted'>unknown</span>"
     link = "<span class='plg-muted'>none</span>"
-    if url is not None:
+    if url is not None and url.startswith("file:"):
+        link = _e(url)  # the embedded store: no page served over HTTP opens it
+    elif url is not None:
         link = f"<a href='{_e(url)}' target='_blank' rel='noopener'>{_e(url)}</a>"
     fields = [
         ("Status", _badge(row.status)),
@@ -310,10 +328,13 @@ class TaskGallery(w.VBox):
         Builds the CSV of the filtered tasks and offers it in ``download_link``.
     position_label, status_area, download_link : ipywidgets.HTML
     grid : ipywidgets.GridBox
-        The cards, two columns.
+        The cards, two columns (one where the gallery is narrower than 600
+        px, or narrower than 1100 px with the detail panel open).
     detail_panel : ipywidgets.VBox
         Hidden until a task is selected; holds ``detail_html`` (the larger
         picture and every field) and ``close_detail_button``.
+    main : ipywidgets.HBox
+        ``grid`` and ``detail_panel`` side by side (stacked below 560 px).
     rows : tuple of TaskRow
         The tasks on the page, newest first.
     total : int
@@ -420,6 +441,7 @@ class TaskGallery(w.VBox):
         self.position_label = self._own(w.HTML())
         self.position_label.add_class("plg-position")
         self.download_link = self._own(w.HTML())
+        self.download_link.add_class("plg-download")
 
         self.grid = self._own(
             w.GridBox(
@@ -440,11 +462,23 @@ class TaskGallery(w.VBox):
             )
         )
         self.detail_panel.add_class("plg-detail")
+        self.main = self._own(
+            w.HBox(
+                [self.grid, self.detail_panel],
+                layout=w.Layout(align_items="flex-start", grid_gap="12px"),
+            )
+        )
+        self.main.add_class("plg-main")
 
         super().__init__(
             [
                 self._own(w.HTML(_CSS)),
-                self._own(w.HBox([*self._filters, self.refresh_button])),
+                self._own(
+                    w.HBox(
+                        [*self._filters, self.refresh_button],
+                        layout=w.Layout(flex_flow="row wrap"),
+                    )
+                ),
                 self._own(
                     w.HBox(
                         [
@@ -459,12 +493,7 @@ class TaskGallery(w.VBox):
                 ),
                 self.status_area,
                 self.download_link,
-                self._own(
-                    w.HBox(
-                        [self.grid, self.detail_panel],
-                        layout=w.Layout(align_items="flex-start", grid_gap="12px"),
-                    )
-                ),
+                self.main,
             ],
             layout=self._own(w.Layout(width="100%")),
         )
@@ -743,7 +772,9 @@ class TaskGallery(w.VBox):
         if detail is None:
             self.detail_panel.layout.display = "none"
             self.detail_html.value = ""
+            self.main.remove_class("plg-with-detail")
         else:
+            self.main.add_class("plg-with-detail")
             url = self.studio.image_url(detail.task.result_img_key)
             src = browser_src(url, DETAIL_WIDTH)
             self.detail_html.value = render_detail(detail, src, url, self.link_base)
