@@ -288,6 +288,29 @@ def convert(value: Any, kind: str, text: str) -> Any:
     return parse_value(kind, text)
 
 
+def dropped(old: Any, new: Any) -> str | None:
+    """What a type change from ``old`` to ``new`` threw away, as a sentence.
+
+    ``None`` when nothing went: scalars are retyped from the typed text, and
+    an array becomes an object keyed ``"0"``, ``"1"``, ...
+    """
+    was, now = type_of(old), type_of(new)
+    if was == now or was not in BRANCH_TYPES or not old:
+        return None
+    if (was, now) == ("object", "array"):
+        keys = ", ".join(k if len(k) <= 20 else k[:19] + "…" for k in list(old)[:5])
+        more = ", ..." if len(old) > 5 else ""
+        return (
+            f"Its keys {keys}{more} are gone, the values kept in order; "
+            "Revert brings them back."
+        )
+    if (was, now) == ("array", "object"):
+        return None
+    noun = "member" if was == "object" else "item"
+    members = f"1 {noun}" if len(old) == 1 else f"{len(old):,} {noun}s"
+    return f"Its {members} (and all they held) are gone; Revert brings them back."
+
+
 def _quote(text: str, limit: int = 40) -> str:
     short = text if len(text) <= limit else text[: limit - 1] + "…"
     return f"“{short}”"

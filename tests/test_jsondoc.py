@@ -135,6 +135,14 @@ def test_type_changes():
         jsondoc.convert("abc", "integer", "abc")
 
 
+def test_a_type_change_says_what_it_drops():
+    assert "Its 2 members" in jsondoc.dropped({"a": 1, "b": [2]}, False)
+    assert "Its 1 item" in jsondoc.dropped([7], None)
+    assert "keys width, height" in jsondoc.dropped({"width": 1, "height": 2}, [1, 2])
+    for old, new in (({}, 0), ([1], {"0": 1}), (5, "5"), ({"a": 1}, {"a": 1})):
+        assert jsondoc.dropped(old, new) is None
+
+
 def test_edits_return_new_values_and_leave_the_old_alone():
     doc = {"a": {"b": [1, 2, 3]}, "c": "x", "d": None}
     frozen = json.dumps(doc)

@@ -246,6 +246,20 @@ def test_raw_text_the_database_cannot_hold_is_refused_where_typed(studio, typed,
     assert raw_params(studio, sid) == before
 
 
+def test_a_type_change_that_drops_values_says_so(studio):
+    sid = add_scene(studio, params={"size": {"width": 768, "height": 1024}})
+    card = SceneCard(studio, sid)
+    editor = open_editor(card)
+
+    assert editor.edit(("size",), kind="array")
+    assert "keys width, height" in editor.field_message.value
+    assert editor.edit(("size",), kind="boolean")
+    assert "Its 2 items" in editor.field_message.value
+    assert "Revert" in editor.field_message.value
+    editor.edit(("size",), kind="boolean", text="true")
+    assert editor.field_message.value == ""  # nothing dropped by this one
+
+
 def test_params_with_half_a_character_from_elsewhere_open_and_save(sqlite_studio):
     # Another tool stored the escape of a lone surrogate: valid JSON to
     # SQLite (MariaDB's JSON_VALID refuses it, so no row there holds one).

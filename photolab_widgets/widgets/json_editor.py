@@ -62,6 +62,13 @@ def node_label(key: Key | None, value: Any) -> str:
     return html.escape(f"{head}{sep}{jsondoc.summary(value)}")
 
 
+def _note_html(message: str) -> str:
+    return (
+        "<div class='photolab-note' style='color:#57606a;white-space:normal'>"
+        f"ⓘ {html.escape(message)}</div>"
+    )
+
+
 def _error_html(message: str) -> str:
     if not message:
         return ""
@@ -402,6 +409,9 @@ class JsonEditor(w.VBox):
         else:
             self._nodes[path].name = node_label(path[-1] if path else None, new)
         self._after_edit(new_path)
+        lost = jsondoc.dropped(old, new)
+        if lost:  # said, not refused: the change is what was asked for
+            self.field_message.value = _note_html(lost)
         return True
 
     def _apply_raw(self, text: str) -> None:
