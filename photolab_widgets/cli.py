@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.exc import SQLAlchemyError
 
 from . import processes
+from .argtypes import port_number
 from .config import Settings
 from .health import DatabaseUnavailable, describe_database_error, scrub
 from .studio import Studio
@@ -52,17 +53,12 @@ def cmd_init_db(args: argparse.Namespace) -> int:
 
 def _seed() -> SeedReport:
     """Seed the configured database with the demo data; close the Studio after."""
-    from .demo import seed_demo
+    from .demo import NoImageFolder, seed_demo
 
     studio = _studio()
     try:
         return seed_demo(studio)
-    except DatabaseUnavailable:
-        raise
-    except RuntimeError as exc:
-        if studio.settings.images_dir is not None:
-            raise
-        # seed_demo refuses to draw without a local image folder, and says why.
+    except NoImageFolder as exc:  # its message says what to set
         raise CommandRefused(str(exc)) from None
     finally:
         studio.close()
@@ -177,7 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_seed_demo, log_level=logging.WARNING)
 
     p = sub.add_parser("demo", help="run the whole app on the embedded default")
-    p.add_argument("--port", type=processes.port_number, default=8866)
+    p.add_argument("--port", type=port_number, default=8866)
     p.add_argument("--delay", type=float, default=0.5, help="seconds per render")
     p.set_defaults(func=cmd_demo)
 

@@ -206,6 +206,10 @@ def _params(rng: random.Random, i: int) -> object:
     }
 
 
+class NoImageFolder(RuntimeError):
+    """The image base URL is not a local folder, so the demo cannot draw there."""
+
+
 def seed_demo(studio: Studio, *, scenes_per_collection: int = 12) -> SeedReport:
     """Fill an empty database with the demo data set; a no-op when scenes exist.
 
@@ -217,7 +221,7 @@ def seed_demo(studio: Studio, *, scenes_per_collection: int = 12) -> SeedReport:
         pass
     folder = studio.settings.images_dir
     if folder is None:
-        raise RuntimeError(
+        raise NoImageFolder(
             "seed-demo draws its pictures into a local folder, but the image base "
             f"URL is {studio.settings.image_base_url!r}. Set PHOTOLAB_IMAGE_BASE_URL "
             "to a file:// folder (or leave it and PHOTOLAB_DATABASE_URL unset)."

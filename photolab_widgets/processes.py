@@ -6,7 +6,6 @@ stops what it started: Voila's kernels, Celery's pool processes.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import logging
@@ -30,17 +29,6 @@ APP_NOTEBOOK = NOTEBOOKS_DIR / "app.ipynb"
 #: Jupyter data folder holding the app's Voila template (``photolab``).
 SHARE_DIR = Path(__file__).resolve().parent / "share"
 VOILA_TEMPLATE = "photolab"
-
-
-def port_number(text: str) -> int:
-    """An argparse ``type``: a TCP port to listen on, 1 to 65535."""
-    try:
-        port = int(text)
-    except ValueError:
-        port = 0
-    if not 1 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port (1 to 65535)")
-    return port
 
 
 def cannot_listen(ip: str, port: int) -> str | None:

@@ -29,6 +29,7 @@ import tempfile
 from pathlib import Path
 
 from . import processes
+from .argtypes import port_number
 from .config import Settings
 from .health import DatabaseUnavailable, check_broker, check_database
 
@@ -41,7 +42,7 @@ class ServeRefused(Exception):
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--port", type=processes.port_number, default=8866)
+    parser.add_argument("--port", type=port_number, default=8866)
     parser.add_argument(
         "--ip",
         default="127.0.0.1",

@@ -1,4 +1,4 @@
-"""What every benchmark needs: a ``--database-url`` option, counts, a Studio.
+"""What every benchmark needs: a ``--database-url`` option and a Studio on it.
 
 Each benchmark writes into the database it is given, so the default is a
 temporary SQLite file in a folder that is deleted afterwards; images point at
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -22,22 +22,6 @@ from ..studio import Studio
 def add_database_url(parser: argparse.ArgumentParser, help: str) -> None:
     """The ``--database-url`` option; ``help`` says what the bench does to it."""
     parser.add_argument("--database-url", help=help)
-
-
-def count(least: int = 1, most: int | None = None) -> Callable[[str], int]:
-    """An argparse ``type``: a whole number from ``least`` to ``most`` (if given)."""
-    bounds = f"{least} to {most}" if most is not None else f"{least} or more"
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            value = None
-        if value is None or value < least or (most is not None and value > most):
-            raise argparse.ArgumentTypeError(f"{text!r} is not a count of {bounds}")
-        return value
-
-    return parse
 
 
 @contextmanager

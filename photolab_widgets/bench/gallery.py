@@ -28,9 +28,10 @@ from typing import Any
 
 from sqlalchemy import event, insert, select
 
+from ..argtypes import whole_number
 from ..models import Scene, Task, User, utcnow
 from ..studio import Studio
-from ._common import add_database_url, bench_studio, count, init_empty
+from ._common import add_database_url, bench_studio, init_empty
 
 COLLECTIONS = ["summer 夏日", "office", "cats & dogs 🐾", "family", "studio <b>"]
 GOAL_SECONDS = 0.3
@@ -43,18 +44,22 @@ MAX_PAGE_SIZE = 100
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--tasks", type=count(), default=100_000, help="tasks to build")
+    parser.add_argument(
+        "--tasks", type=whole_number(), default=100_000, help="tasks to build"
+    )
     add_database_url(
         parser, "an EMPTY database to fill (default: a temporary SQLite file)"
     )
-    parser.add_argument("--page-size", type=count(1, MAX_PAGE_SIZE), default=20)
+    parser.add_argument("--page-size", type=whole_number(1, MAX_PAGE_SIZE), default=20)
     parser.add_argument(
         "--naive-cap",
-        type=count(),
+        type=whole_number(),
         default=5_000,
         help="build at most this many naive cards and extrapolate beyond",
     )
-    parser.add_argument("--repeat", type=count(), default=3, help="runs per figure")
+    parser.add_argument(
+        "--repeat", type=whole_number(), default=3, help="runs per figure"
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -31,6 +31,7 @@ from pathlib import Path
 
 from sqlalchemy import func, insert, select
 
+from ..argtypes import whole_number
 from ..config import Settings, redact_url
 from ..dispatch import batches
 from ..dispatch.app import make_celery
@@ -38,7 +39,6 @@ from ..dispatch.canvas import Design, Job, render_signature
 from ..dispatch.wire import purge, queued_payloads
 from ..models import Scene, User
 from ..studio import Studio
-from ._common import count
 
 FOUR_KB = 4096
 
@@ -60,14 +60,14 @@ class Measure:
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--scenes",
-        type=count(),
+        type=whole_number(),
         nargs="+",
         default=[50, 1000, 5000],
         help="scene counts to measure (default: 50 1000 5000)",
     )
     parser.add_argument(
         "--literal-max",
-        type=count(0),
+        type=whole_number(0),
         default=1000,
         help="measure the quadratic literal canvas up to this many scenes",
     )

@@ -48,9 +48,10 @@ from typing import Any
 
 from sqlalchemy import delete, select
 
+from ..argtypes import whole_number
 from ..models import RATE_MAX, RATE_MIN, Scene
 from ..studio import Studio
-from ._common import add_database_url, bench_studio, count
+from ._common import add_database_url, bench_studio
 
 #: Tries of one save that keeps losing the race before the session gives up.
 SAVE_TRIES = 20
@@ -60,9 +61,15 @@ INITIAL_PARAMS: dict[str, Any] = {"initial": True}
 
 def configure(parser: argparse.ArgumentParser) -> None:
     add_database_url(parser, "the database to load (default: a temporary SQLite file)")
-    parser.add_argument("--processes", type=count(), default=4, help="sessions at once")
-    parser.add_argument("--scenes", type=count(2), default=4, help="shared scenes")
-    parser.add_argument("--actions", type=count(2), default=200, help="per session")
+    parser.add_argument(
+        "--processes", type=whole_number(), default=4, help="sessions at once"
+    )
+    parser.add_argument(
+        "--scenes", type=whole_number(2), default=4, help="shared scenes"
+    )
+    parser.add_argument(
+        "--actions", type=whole_number(2), default=200, help="per session"
+    )
     parser.add_argument(
         "--params-kb", type=float, default=4.0, help="size of each saved document"
     )

@@ -24,11 +24,12 @@ from typing import Any
 
 from sqlalchemy import event
 
+from ..argtypes import whole_number
 from ..db import make_engine
 from ..edits import bump_rate
 from ..models import Scene, Task
 from ..studio import Studio
-from ._common import add_database_url, bench_studio, count, init_empty
+from ._common import add_database_url, bench_studio, init_empty
 
 STEP = 1 / 16
 PARAMS: dict[str, Any] = {
@@ -50,9 +51,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         parser,
         "an EMPTY scratch database to fill (default: a temporary SQLite file)",
     )
-    parser.add_argument("--scenes", type=count(), default=200, help="scenes to create")
-    parser.add_argument("--page-size", type=count(), default=10)
-    parser.add_argument("--repeat", type=count(), default=50, help="saves and clicks")
+    parser.add_argument(
+        "--scenes", type=whole_number(), default=200, help="scenes to create"
+    )
+    parser.add_argument("--page-size", type=whole_number(), default=10)
+    parser.add_argument(
+        "--repeat", type=whole_number(), default=50, help="saves and clicks"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
