@@ -166,7 +166,7 @@ def loads(text: str) -> Any:
             f"The text nests arrays and objects more than {MAX_DEPTH} levels "
             "deep; the editor takes at most that many."
         )
-    check(value)
+    # The hooks above already refused NaN, infinities and repeated keys.
     for text_ in _texts(value):  # typed half of a character: surely a mistake
         check_text(text_, " typed")
     return value
