@@ -322,12 +322,13 @@ def _check_collection(collection_name: str | None) -> str:
 def _check_person_id(person_id: int | None) -> int:
     if person_id is None:
         raise GenerateError("Choose a person first.")
-    if isinstance(person_id, bool) or not isinstance(person_id, int):
-        raise GenerateError(f"A person id is a whole number, not {person_id!r}.")
-    if not 0 < person_id < 2**31:
-        # Outside the id column's range: no such row, and drivers overflow on it.
+    try:
+        pid = checked_id(person_id, "person")
+    except ValueError as exc:
+        raise GenerateError(str(exc)) from None
+    if pid is None:  # no row can have it, and drivers overflow on it
         raise GenerateError(f"There is no person with id {person_id}.")
-    return person_id
+    return pid
 
 
 def _pending_jobs(session: Session, batch_id: int) -> list[Job]:
